@@ -1,0 +1,58 @@
+"""The `genotx` command: global options and the list of subcommands.
+
+Each subcommand lives in its own thin module (parse options, call library
+code, write TSV) and must not import torch at module level, so that
+`genotx --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Optional
+
+import typer
+
+from genotx import __version__
+from genotx.runtime import default_threads, settings
+
+app = typer.Typer(
+    name="genotx",
+    help="Language models for DNA: tokenize, pretrain, finetune, predict, interpret. "
+    "Reads FASTA/FASTQ (plain or gzip, files or stdin), writes TSV to stdout.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"genotx {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    threads: Optional[int] = typer.Option(
+        None, "-t", "--threads", min=1, help="CPU threads (default: $GENOTX_THREADS, else all cores)."
+    ),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bars, warnings or notes on stderr."),
+    debug: bool = typer.Option(False, "--debug", help="Print tracebacks of errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    settings.threads = threads or default_threads()
+    settings.quiet = quiet
+    settings.debug = debug
+
+
+# (subcommand name, module under genotx.cli). Each module defines `run`.
+COMMANDS = [
+    ("stats", "stats"),
+]
+
+for _name, _module in COMMANDS:
+    _mod = importlib.import_module(f"genotx.cli.{_module}")
+    app.command(_name, help=_mod.__doc__.strip().splitlines()[0] if _mod.__doc__ else None)(_mod.run)

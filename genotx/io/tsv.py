@@ -1,0 +1,78 @@
+"""TSV output: a provenance comment line, a header row, then rows.
+
+Fields never contain tabs or newlines (they are replaced by spaces). Rows are
+flushed per batch so that ``| head`` and ``| less`` see output as it is made.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from typing import Iterable, Sequence, TextIO
+
+from genotx import __version__
+
+_CLEAN = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
+
+
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """The invocation as one shell-quoted line, e.g. ``predict --task taxon``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def format_field(value: object) -> str:
+    if value is None:
+        return "NA"
+    if isinstance(value, float):
+        if value != value:
+            return "NA"
+        return f"{value:.6g}"
+    return str(value).translate(_CLEAN)
+
+
+class TsvWriter:
+    """Write ``#genotx <version> <command>``, a header row, then rows.
+
+    The two header lines are written with the first rows, or on leaving the
+    ``with`` block without an error, so input that fails validation before any
+    row produces no output at all, and empty input produces the header alone.
+
+    Example::
+
+        with TsvWriter(["id", "length"]) as out:
+            out.write_rows([("r1", 150)])
+    """
+
+    def __init__(self, columns: Sequence[str], stream: TextIO | None = None, command: str | None = None):
+        self.columns = list(columns)
+        self.stream = stream if stream is not None else sys.stdout
+        self.command = command if command is not None else command_line()
+        self._started = False
+
+    def __enter__(self) -> "TsvWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.start()
+
+    def start(self) -> None:
+        """Write the provenance and header lines (once)."""
+        if not self._started:
+            self._started = True
+            self.stream.write(f"#genotx {__version__} {self.command}\n")
+            self.stream.write("\t".join(self.columns) + "\n")
+            self.stream.flush()
+
+    def write_rows(self, rows: Iterable[Sequence[object]]) -> None:
+        width = len(self.columns)
+        lines = []
+        for row in rows:
+            if len(row) != width:
+                raise ValueError(f"row has {len(row)} fields, header has {width}")
+            lines.append("\t".join(map(format_field, row)))
+        if lines:
+            self.start()
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()
