@@ -51,6 +51,7 @@ def main(
 # (subcommand name, module under genotx.cli). Each module defines `run`.
 COMMANDS = [
     ("stats", "stats"),
+    ("scaling-fit", "scaling_fit"),
     ("simulate", "simulate"),
 ]
 
