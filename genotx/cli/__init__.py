@@ -53,6 +53,8 @@ COMMANDS = [
     ("stats", "stats"),
     ("scaling-fit", "scaling_fit"),
     ("simulate", "simulate"),
+    ("pretrain", "pretrain"),
+    ("generate", "generate"),
 ]
 
 for _name, _module in COMMANDS:

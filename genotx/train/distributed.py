@@ -1,0 +1,82 @@
+"""DistributedDataParallel set-up from torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK).
+
+Without those variables the run is a single process and nothing here does
+anything. With them, the process group uses nccl when CUDA is available and
+gloo otherwise (CPU). Rank 0 alone writes files.
+
+Example::
+
+    dist = Distributed.from_environment()
+    if dist.is_main: print("I write checkpoints")
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    device: str = "cpu"
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    @classmethod
+    def from_environment(cls) -> "Distributed":
+        import torch
+
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        cuda = torch.cuda.is_available()
+        device = f"cuda:{local_rank}" if cuda else "cpu"
+        if world <= 1:
+            return cls(device="cuda" if cuda else "cpu")
+        import torch.distributed as dist
+
+        if cuda:
+            torch.cuda.set_device(local_rank)
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if cuda else "gloo")
+        return cls(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local_rank, device=device)
+
+    def barrier(self) -> None:
+        if self.enabled:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def broadcast_object(self, value):
+        """Rank 0's ``value`` on every rank."""
+        if not self.enabled:
+            return value
+        import torch.distributed as dist
+
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def wrap(self, module):
+        """DistributedDataParallel around ``module`` when distributed, else the module itself."""
+        if not self.enabled:
+            return module
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.local_rank] if self.device.startswith("cuda") else None
+        return DistributedDataParallel(module, device_ids=ids)
+
+    def close(self) -> None:
+        if self.enabled:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
