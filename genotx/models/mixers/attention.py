@@ -1,0 +1,88 @@
+"""Exact softmax attention through `genotx.kernels.attention` (full, causal, or sliding window).
+
+RoPE rotates q and k through `genotx.kernels.rope`; ALiBi passes per-head slopes
+to the kernel. `window` > 0 gives the `window` mixer: each token sees `window`
+tokens on each side (only to its left when causal), and the first `n_global`
+tokens see and are seen by all.
+
+Example::
+
+    layer = Attention(cfg)
+    y, cache, probs = layer(x, Context(seqlens=lengths))
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from genotx.errors import InputError
+from genotx.kernels.attention import alibi_slopes, attention
+from genotx.kernels.attention import reference as attention_reference
+from genotx.kernels.rope import rope
+from genotx.models.config import ModelConfig
+from genotx.models.mixers import Context
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig, *, windowed: bool = False):
+        super().__init__()
+        self.n_heads, self.head_dim = cfg.n_heads, cfg.head_dim
+        self.causal = cfg.causal
+        self.pe = cfg.pe
+        self.rope_base, self.rope_scale = cfg.rope_base, cfg.rope_scale
+        if windowed:
+            self.window = (cfg.window, 0 if cfg.causal else cfg.window)
+            self.n_global = cfg.n_global
+        else:
+            self.window, self.n_global = (-1, -1), 0
+        self.qkv = nn.Linear(cfg.d_model, 3 * cfg.d_model, bias=False)
+        self.out = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        slopes = alibi_slopes(cfg.n_heads) if cfg.pe == "alibi" else torch.zeros(0)
+        self.register_buffer("alibi_slopes", slopes, persistent=False)
+
+    def forward(self, x: torch.Tensor, ctx: Context, state=None):
+        batch, length, d_model = x.shape
+        q, k, v = self.qkv(x).view(batch, length, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        if self.pe == "rope":
+            q, k = rope(q, k, offset=ctx.offset, base=self.rope_base, scale=self.rope_scale)
+        if state is not None:
+            k, v, state = _append(state, k, v)
+        options = dict(causal=self.causal, alibi_slopes=self.alibi_slopes if self.pe == "alibi" else None,
+                       window=self.window, seqlens=ctx.seqlens, n_global=self.n_global)
+        y = attention(q, k, v, **options)
+        probs = attention_probs(q, k, **options) if ctx.output_attentions else None
+        y = y.transpose(1, 2).reshape(batch, length, d_model)
+        return self.out(y), state, probs
+
+    def new_state(self, batch: int, max_len: int, like: torch.Tensor):
+        shape = (batch, self.n_heads, max_len, self.head_dim)
+        return (like.new_zeros(shape), like.new_zeros(shape), 0)
+
+
+def _append(state, k, v):
+    """Write the new keys/values into the cache; return all keys/values so far."""
+    k_cache, v_cache, filled = state
+    end = filled + k.shape[2]
+    if end > k_cache.shape[2]:
+        raise InputError(f"generation cache holds {k_cache.shape[2]} positions; step would reach {end}: make new_cache(..., max_len) larger")
+    k_cache[:, :, filled:end] = k
+    v_cache[:, :, filled:end] = v
+    return k_cache[:, :, :end], v_cache[:, :, :end], (k_cache, v_cache, end)
+
+
+def attention_probs(q, k, *, causal, alibi_slopes, window, seqlens, n_global):
+    """(B, H, Lq, Lk) float32 probabilities of the kernel's rules (reference semantics)."""
+    lq, lk = q.shape[-2], k.shape[-2]
+    scores = torch.matmul(q.float(), k.float().transpose(-1, -2)) * q.shape[-1] ** -0.5
+    if alibi_slopes is not None:
+        scores = scores + attention_reference.alibi_bias(alibi_slopes, lq, lk)
+    allowed = attention_reference.allowed_keys(lq, lk, causal=causal, window=window, seqlens=seqlens,
+                                               n_global=n_global if window != (-1, -1) else 0, device=q.device)
+    valid = attention_reference.valid_queries(lq, lk, seqlens, q.device)
+    if valid is not None:
+        allowed = allowed | ~valid
+    probs = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
+    if valid is not None:
+        probs = probs * valid
+    return probs

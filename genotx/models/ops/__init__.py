@@ -1,0 +1,1 @@
+"""Pure functions on tensors used by the mixers (no parameters): scans and linear attention."""

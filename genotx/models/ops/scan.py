@@ -1,0 +1,83 @@
+"""Mamba's selective scan: mamba-ssm's CUDA kernel where it exists, else a chunked PyTorch scan.
+
+The recurrence per channel d and state n (Gu & Dao, 2023), with
+delta = softplus(delta + delta_bias):
+
+    x_t = exp(delta_t A) * x_{t-1} + delta_t B_t u_t,     y_t = C_t . x_t + D u_t,
+    out = y * silu(z)
+
+`selective_scan` has the signature of mamba-ssm's `selective_scan_ref` plus an
+`initial_state` (cached generation). The PyTorch path cuts the sequence into
+chunks of 32 steps; inside a chunk the recurrence is a cumulative sum
+x_t = e^{S_t} (x_0 + sum_{s<=t} e^{-S_s} b_s) with S the running log-decay, done
+in float64 so that e^{-S} cannot overflow: each step's log-decay is floored at
+-20 (a decay below e^-20 = 2e-9 is already total forgetting in float32), which
+bounds |S| by 640 < 709. Matches `selective_scan_ref` to float32 rounding.
+
+Example::
+
+    y, state = selective_scan(u, delta, A, B, C, D, z, delta_bias=bias,
+                              delta_softplus=True, return_last_state=True)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+CHUNK = 32
+MIN_LOG_DECAY = -20.0
+
+
+def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                   return_last_state=False, initial_state=None):
+    """u, delta, z: (batch, d, L); A: (d, n); B, C: (batch, n, L); D, delta_bias: (d,);
+    initial_state: (batch, d, n) float32. Returns out (batch, d, L) in u's dtype
+    [, last_state (batch, d, n) float32]."""
+    if u.is_cuda and initial_state is None:
+        cuda_scan = _cuda_scan()
+        if cuda_scan is not None:
+            return cuda_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
+    return selective_scan_torch(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
+                                return_last_state, initial_state)
+
+
+def _cuda_scan():
+    try:
+        from genotx.models.ops.mamba_ssm_shim import import_mamba_ssm
+
+        ssm = import_mamba_ssm()
+    except ImportError:
+        return None
+    return ssm.selective_scan_fn if ssm.has_cuda_scan else None
+
+
+def selective_scan_torch(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                         return_last_state=False, initial_state=None, chunk=CHUNK):
+    """The chunked PyTorch scan (any device); same arguments as `selective_scan`."""
+    dtype_in = u.dtype
+    u, delta, A, B, C = u.float(), delta.float(), A.float(), B.float(), C.float()
+    if delta_bias is not None:
+        delta = delta + delta_bias.float()[:, None]
+    if delta_softplus:
+        delta = F.softplus(delta)
+    batch, dim, length = u.shape
+    state = (initial_state.double() if initial_state is not None
+             else u.new_zeros(batch, dim, A.shape[1], dtype=torch.float64))
+    A64 = A.double()
+    ys = []
+    for start in range(0, length, chunk):
+        end = min(start + chunk, length)
+        d_c = delta[:, :, start:end].double()  # (b, d, T)
+        log_decay = (d_c[..., None] * A64[:, None, :]).clamp(min=MIN_LOG_DECAY)  # (b, d, T, n)
+        inputs = (d_c * u[:, :, start:end].double())[..., None] * B[:, None, :, start:end].transpose(-1, -2).double()
+        running = log_decay.cumsum(dim=2)
+        states = running.exp() * (state[:, :, None] + (inputs * (-running).exp()).cumsum(dim=2))
+        ys.append(torch.einsum("bdtn,bnt->bdt", states.float(), C[:, :, start:end]))
+        state = states[:, :, -1]
+    y = torch.cat(ys, dim=2) if ys else u.new_zeros(batch, dim, 0)
+    out = y if D is None else y + u * D.float()[:, None]
+    if z is not None:
+        out = out * F.silu(z.float())
+    out = out.to(dtype_in)
+    return (out, state.float()) if return_last_state else out
