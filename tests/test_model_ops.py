@@ -1,0 +1,115 @@
+"""The mixers' tensor ops against plain references: linear attention and Mamba's scan."""
+
+import pytest
+import torch
+
+from genotx.kernels.rope import rope
+from genotx.models import GenomicModel, ModelConfig
+from genotx.models.mixers import Context
+from genotx.models.ops.linear_attention import feature_map, linear_attention
+from genotx.models.ops.mamba_ssm_shim import import_mamba_ssm
+from genotx.models.ops.scan import selective_scan_torch
+
+torch.set_num_threads(1)
+
+
+def explicit_linear_attention(q, k, v, q_rot, k_rot, causal, key_mask=None):
+    """The O(L^2) form: out_i = sum_j (qr_i . kr_j) v_j / sum_j (q_i . k_j) over allowed j."""
+    allowed = torch.ones(q.shape[2], k.shape[2], dtype=torch.bool)
+    if causal:
+        allowed = allowed.tril()
+    allowed = allowed[None, None]
+    if key_mask is not None:
+        allowed = allowed & key_mask[:, None, None, :]
+    a = (q_rot @ k_rot.transpose(-1, -2)) * allowed
+    b = (q @ k.transpose(-1, -2)) * allowed
+    return (a @ v) / b.sum(-1, keepdim=True)
+
+
+def features(seed, shape=(2, 3, 150, 8)):
+    g = torch.Generator().manual_seed(seed)
+    q, k = feature_map(torch.randn(shape, generator=g, dtype=torch.float64)), feature_map(torch.randn(shape, generator=g, dtype=torch.float64))
+    v = torch.randn(shape[:-1] + (5,), generator=g, dtype=torch.float64)
+    return q, k, v
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("rotate", [False, True])
+def test_linear_attention_equals_its_explicit_quadratic_form(causal, rotate):
+    q, k, v = features(0)
+    q_rot, k_rot = rope(q, k, offset=3) if rotate else (q, k)
+    key_mask = None if causal else torch.arange(150)[None, :] < torch.tensor([[150], [97]])
+    out, _ = linear_attention(q, k, v, causal=causal, q_rot=q_rot, k_rot=k_rot, key_mask=key_mask, chunk=64)
+    expected = explicit_linear_attention(q, k, v, q_rot, k_rot, causal, key_mask)
+    torch.testing.assert_close(out, expected, atol=1e-10, rtol=1e-10)  # float64: rounding only
+
+
+def test_causal_linear_attention_state_continues_the_sequence():
+    q, k, v = features(1)
+    whole, _ = linear_attention(q, k, v, causal=True, chunk=16)
+    first, state = linear_attention(q[:, :, :70], k[:, :, :70], v[:, :, :70], causal=True, chunk=16)
+    rest, _ = linear_attention(q[:, :, 70:], k[:, :, 70:], v[:, :, 70:], causal=True, state=state, chunk=16)
+    torch.testing.assert_close(torch.cat([first, rest], dim=2), whole, atol=1e-10, rtol=1e-10)
+
+
+def scan_inputs(seed, batch=2, dim=6, state=4, length=90, delta_scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    r = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
+    return dict(u=r(batch, dim, length), delta=r(batch, dim, length) * delta_scale,
+                A=-torch.rand(dim, state, generator=g) * 8, B=r(batch, state, length), C=r(batch, state, length),
+                D=r(dim), z=r(batch, dim, length), delta_bias=r(dim))
+
+
+@pytest.mark.parametrize("delta_scale", [1.0, 40.0])  # 40: decays far past the float32 range within one chunk
+def test_torch_scan_matches_mamba_ssm_reference_scan(delta_scale):
+    # Tolerance: both accumulate in float32 (ours in float64 inside chunks); 1e-5 relative to the output scale.
+    inputs = scan_inputs(0, delta_scale=delta_scale)
+    ref_out, ref_state = import_mamba_ssm().selective_scan_ref(**inputs, delta_softplus=True, return_last_state=True)
+    out, state = selective_scan_torch(**inputs, delta_softplus=True, return_last_state=True)
+    scale = ref_out.abs().max()
+    torch.testing.assert_close(out / scale, ref_out / scale, atol=1e-5, rtol=0)
+    torch.testing.assert_close(state / state.abs().max(), ref_state / state.abs().max(), atol=1e-5, rtol=0)
+
+
+def test_torch_scan_gradients_match_the_reference_scan():
+    inputs = {k: v.clone().requires_grad_() for k, v in scan_inputs(2, length=40).items()}
+    ref = import_mamba_ssm().selective_scan_ref(**inputs, delta_softplus=True)
+    ref_grads = torch.autograd.grad(ref.square().sum(), list(inputs.values()))
+    out = selective_scan_torch(**inputs, delta_softplus=True)
+    grads = torch.autograd.grad(out.square().sum(), list(inputs.values()))
+    for name, g, r in zip(inputs, grads, ref_grads):
+        torch.testing.assert_close(g, r, atol=1e-4 * r.abs().max().item(), rtol=1e-4, msg=name)
+
+
+def test_scan_from_a_saved_state_continues_the_sequence():
+    inputs = scan_inputs(1)
+    whole = selective_scan_torch(**inputs, delta_softplus=True)
+    first = {k: (v[..., :33] if v.dim() == 3 else v) for k, v in inputs.items()}
+    rest = {k: (v[..., 33:] if v.dim() == 3 else v) for k, v in inputs.items()}
+    a, state = selective_scan_torch(**first, delta_softplus=True, return_last_state=True)
+    b = selective_scan_torch(**rest, delta_softplus=True, initial_state=state)
+    torch.testing.assert_close(torch.cat([a, b], dim=-1), whole, atol=1e-5, rtol=1e-5)
+
+
+def test_mamba_mixer_matches_mamba_ssm_module_with_the_same_weights():
+    cfg = ModelConfig(vocab_size=10, d_model=32, n_layers=1, n_heads=4, mixer="mamba", causal=True)
+    torch.manual_seed(0)
+    ours = GenomicModel(cfg).blocks[0].mixer
+    theirs = import_mamba_ssm().Mamba(d_model=32, d_state=cfg.d_state, d_conv=cfg.d_conv, expand=cfg.expand, use_fast_path=False)
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 50, 32)
+    with torch.no_grad():
+        y, _, _ = ours(x, Context())
+        torch.testing.assert_close(y, theirs(x), atol=1e-5, rtol=1e-5)
+
+
+def test_bidirectional_mamba_adds_the_scan_of_the_flipped_rows():
+    cfg = ModelConfig(vocab_size=10, d_model=32, n_layers=1, n_heads=4, mixer="mamba")
+    torch.manual_seed(0)
+    mixer = GenomicModel(cfg).blocks[0].mixer
+    x = torch.randn(1, 20, 32)
+    index = torch.arange(19, -1, -1)[None]
+    with torch.no_grad():
+        y, _, _ = mixer(x, Context(flip_index=index))
+        expected = mixer.scan(x)[0] + mixer.scan(x.flip(1))[0].flip(1)
+    torch.testing.assert_close(y, expected)
