@@ -55,6 +55,8 @@ COMMANDS = [
     ("simulate", "simulate"),
     ("pretrain", "pretrain"),
     ("generate", "generate"),
+    ("finetune", "finetune"),
+    ("predict", "predict"),
 ]
 
 for _name, _module in COMMANDS:

@@ -1,0 +1,65 @@
+"""Fine-tune a classifier or regressor for a task and save a model predict can load.
+
+Tasks: taxon (genome FASTA + --taxa TSV; reads simulated on the fly),
+regulatory (TSV `sequence label` or --class NAME=file.fa), expression
+(TSV `sequence value`). Metrics go to DIR/metrics.json and a table on stderr.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from genotx.cli._common import command, require
+
+
+def _lengths(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    require(bool(values) and min(values) >= 20, f"--read-lengths {text!r}: expected lengths >= 20 like 150 or 150,250")
+    return values
+
+
+@command
+def run(
+    inputs: Optional[List[str]] = typer.Argument(None, help="Training data: genome FASTA files (taxon) or one TSV.",
+                                                show_default=False),
+    task: str = typer.Option(..., "--task", help="taxon, regulatory or expression."),
+    output: str = typer.Option(..., "-o", "--output", help="Directory of the fine-tuned model."),
+    pretrained: Optional[str] = typer.Option(None, "--from", help="Pretraining run or checkpoint directory."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Preset of a fresh model (default: TASK-tiny)."),
+    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="Tokenizer of a fresh model: char, kmer6, kmer6:6, bpe:N, FILE."),
+    valid: Optional[str] = typer.Option(None, "--valid", help="Validation TSV (default: hold out --valid-fraction)."),
+    valid_fraction: float = typer.Option(0.1, "--valid-fraction", min=0.01, max=0.5),
+    class_files: Optional[List[str]] = typer.Option(None, "--class", help="NAME=file.fa, one per class (regulatory)."),
+    taxa: Optional[str] = typer.Option(None, "--taxa", help="TSV mapping genome files to species (taxon)."),
+    read_lengths: str = typer.Option("150", "--read-lengths", help="Simulated read lengths (taxon), e.g. 150,250."),
+    error_rate: str = typer.Option("0-0.03", "--error-rate", help="Per-read error rate or range (taxon)."),
+    steps: int = typer.Option(1000, "--steps", min=1),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    lr: float = typer.Option(1e-3, "--lr"),
+    eval_every: int = typer.Option(100, "--eval-every", min=1),
+    patience: int = typer.Option(5, "--patience", min=1, help="Evaluations without improvement before stopping."),
+    pooling: str = typer.Option("mean", "--pooling", help="mean or cls."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    from genotx.progress import info
+    from genotx.tasks.simulate import ErrorModel
+    from genotx.train.finetune import FinetuneConfig, finetune
+    from genotx.train.taskdata import make_task_data
+
+    require(pooling in ("mean", "cls"), f"--pooling must be mean or cls, got {pooling!r}")
+    require(not (pretrained and preset), "give --from or --preset, not both")
+    errors = ErrorModel.parse(error_rate)
+    data = make_task_data(task, list(inputs or []), taxa=taxa, class_files=class_files or (), valid=valid,
+                          seed=seed, valid_fraction=valid_fraction, read_lengths=_lengths(read_lengths),
+                          error_rate=(errors.rate_min, errors.rate_max))
+    cfg = FinetuneConfig(task=task, steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
+                         patience=patience, seed=seed, pooling=pooling)
+    result = finetune(cfg, data, output, pretrained=pretrained, preset=preset, tokenizer_spec=tokenizer)
+    shown = {k: v for k, v in result["validation"].items() if isinstance(v, (int, float))}
+    info(f"best validation at step {result['best_step']}: " + "  ".join(f"{k} {v:.4g}" for k, v in shown.items()))
+    info(f"model written to {output}")

@@ -1,0 +1,48 @@
+"""Predict with a fine-tuned model: taxon of reads, regulatory class, expression value, variant effect.
+
+taxon: read_id taxon taxid prob runner_up runner_up_prob (prob < --min-prob:
+`unclassified`, taxid 0, the best guess in runner_up). regulatory: id label
+prob. expression: id value. variant: id chrom pos ref alt score (zero-shot
+log-likelihood ratio from a pretrained model; input is a variant TSV).
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from genotx.cli._common import command, inputs_argument, paths_or_stdin, require
+
+
+@command
+def run(
+    inputs: Optional[List[str]] = inputs_argument(),
+    task: str = typer.Option("taxon", "--task", help="taxon, regulatory, expression or variant."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model directory (default: the shipped model of the task)."),
+    batch_size: int = typer.Option(512, "--batch-size", min=1, help="Sequences per forward pass."),
+    min_prob: float = typer.Option(0.5, "--min-prob", min=0.0, max=1.0,
+                                   help="taxon: below this probability a read is unclassified."),
+    all_probs: bool = typer.Option(False, "--all-probs", help="regulatory: one probability column per class."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="variant: reference FASTA for chrom/pos/ref/alt."),
+    window: int = typer.Option(128, "--window", min=8, help="variant: context bases around the variant."),
+) -> None:
+    from genotx.io import TsvWriter, iter_batches
+    from genotx.runtime import import_torch
+
+    require(task in ("taxon", "regulatory", "expression", "variant"),
+            f"unknown task {task!r}; choose taxon, regulatory, expression or variant")
+    import_torch()
+    if task == "variant":
+        from genotx.train.variant import score_variant_files
+
+        require(model is not None, "variant scoring needs --model PRETRAINED_DIR (an MLM or AR checkpoint)")
+        score_variant_files(model, paths_or_stdin(inputs), reference=reference, window=window, batch_size=batch_size)
+        return
+    from genotx.train.predict import Predictor, default_model
+
+    predictor = Predictor.load(model or default_model(task), task, batch_size=batch_size, min_prob=min_prob,
+                               all_probs=all_probs)
+    with TsvWriter(predictor.columns) as out:
+        for batch in iter_batches(paths_or_stdin(inputs)):
+            out.write_rows(predictor.rows(batch))

@@ -1,0 +1,240 @@
+"""Supervised fine-tuning: a sequence-level head on a pretrained or fresh backbone.
+
+The model is a `GenomicModel` with ``head="classify"`` (or ``"regress"``),
+its backbone copied from a pretraining checkpoint (``--from``) or initialised
+fresh from a preset. Training uses AdamW with warm-up and cosine decay,
+inverse-frequency class weights, evaluation every ``eval_every`` steps and
+early stopping on the validation metric (macro-F1, or Pearson r for
+regression); the best weights are restored and saved with the checkpoint.
+
+Example::
+
+    data = make_task_data("regulatory", ["splice.tsv.gz"])
+    result = finetune(FinetuneConfig(task="regulatory", steps=500), data, "model/", preset="regulatory-tiny")
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from genotx import __version__
+from genotx.errors import InputError
+from genotx.progress import info, progress
+from genotx.runtime import import_torch
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinetuneConfig:
+    task: str
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup: int = 50
+    eval_every: int = 100
+    patience: int = 5  # evaluations without improvement before stopping
+    seed: int = 0
+    pooling: str = "mean"
+    dropout: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "eval_every"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise InputError(f"--lr must be positive, got {self.lr}")
+
+
+def encode_sequences(tokenizer, seqs: list[str], max_tokens: int):
+    """Tokenise, prepend CLS, truncate to ``max_tokens`` and right-pad: (ids, mask) tensors."""
+    torch = import_torch()
+    from genotx.tokenizers import CLS_ID, PAD_ID
+
+    encoded = tokenizer.encode_batch(seqs)
+    width = min(max_tokens, 1 + max(len(e) for e in encoded))
+    ids = np.full((len(encoded), width), PAD_ID, dtype=np.int64)
+    ids[:, 0] = CLS_ID
+    lengths = np.empty(len(encoded), dtype=np.int64)
+    for row, e in enumerate(encoded):
+        n = min(len(e), width - 1)
+        ids[row, 1 : 1 + n] = e[:n]
+        lengths[row] = 1 + n
+    mask = np.arange(width)[None, :] < lengths[:, None]
+    ids_t = torch.from_numpy(ids)
+    return ids_t, (None if mask.all() else torch.from_numpy(mask))
+
+
+def resolve_model_dir(path: str) -> str:
+    """A checkpoint directory, or a pretraining run directory holding its final model in ``model/``."""
+    if not os.path.exists(os.path.join(path, "config.json")) and os.path.exists(os.path.join(path, "model", "config.json")):
+        return os.path.join(path, "model")
+    return path
+
+
+def build_model(data, cfg: FinetuneConfig, *, pretrained: str | None, preset: str | None, tokenizer_spec=None,
+                max_len: int | None = None):
+    """(model, tokenizer, source description) for fine-tuning."""
+    from genotx.models import GenomicModel, ModelConfig, load_checkpoint
+
+    head = "regress" if data.regression else "classify"
+    if pretrained:
+        base, tokenizer, meta = load_checkpoint(resolve_model_dir(pretrained))
+        mcfg = base.config.replace(head=head, n_outputs=data.n_outputs, pooling=cfg.pooling, dropout=cfg.dropout)
+        if mcfg.causal and cfg.pooling == "cls":
+            raise InputError("a causal backbone cannot pool on CLS (it sees nothing after it); use --pooling mean")
+        model = GenomicModel(mcfg)
+        model.load_backbone_from(base)
+        return model, tokenizer, f"pretrained {pretrained}"
+    from genotx.presets import resolve_preset
+
+    settings = resolve_preset(preset or f"{data.task}-tiny")
+    spec = tokenizer_spec or settings["tokenizer"]
+    tokenizer = _fixed_tokenizer(spec, data, cfg.seed)
+    longest = max(len(s) for s in data.valid_seqs + data.train_seqs[:1000]) if data.train_seqs else 300
+    lengths = data.metadata.get("read_lengths")
+    if lengths:
+        longest = max(longest, max(lengths))
+    mcfg = ModelConfig(
+        vocab_size=tokenizer.vocab_size, d_model=settings["d_model"], n_layers=settings["n_layers"],
+        n_heads=settings["n_heads"], pe=settings["pe"], mixer=settings["mixer"], causal=False,
+        max_len=max_len or max(64, 2 + longest), dropout=cfg.dropout, head=head, n_outputs=data.n_outputs,
+        pooling=cfg.pooling,
+    )
+    return GenomicModel(mcfg), tokenizer, f"preset {preset or 'default'} (no pretraining)"
+
+
+def _fixed_tokenizer(spec: str, data, seed: int):
+    """Tokenizer of a from-scratch model; BPE kinds are trained on the training sequences."""
+    import tempfile
+
+    from genotx.tokenizers import build_tokenizer, load_tokenizer, train_tokenizer
+
+    if spec == "char":
+        return build_tokenizer("char")
+    if spec.startswith("kmer"):
+        k, _, stride = spec[4:].partition(":")
+        return build_tokenizer("kmer", k=int(k), stride=int(stride or 1))
+    kind, _, size = spec.partition(":")
+    if kind in ("bpe", "rcbpe"):
+        seqs = data.train_seqs or data.valid_seqs
+        # A vocabulary far larger than the training text would hold mostly unseen merges.
+        vocab = min(int(size or 4096), max(64, sum(map(len, seqs)) // 200))
+        with tempfile.TemporaryDirectory() as tmp:
+            fasta = os.path.join(tmp, "train.fa")
+            with open(fasta, "w") as fh:
+                fh.writelines(f">s{i}\n{s}\n" for i, s in enumerate(seqs))
+            return train_tokenizer(kind, [fasta], vocab_size=vocab, seed=seed)
+    if os.path.exists(spec):
+        return load_tokenizer(spec)
+    raise InputError(f"unknown tokenizer {spec!r}: use char, kmer6, kmer6:6 (k:stride), bpe[:SIZE], "
+                     "rcbpe[:SIZE] or the path of a tokenizer.json")
+
+
+def _lr(step: int, cfg: FinetuneConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress_frac = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_frac))))
+
+
+def predict_outputs(model, tokenizer, seqs: list[str], batch_size: int = 256):
+    """Model outputs for many sequences: (n, C) probabilities or (n,) standardised values."""
+    torch = import_torch()
+    outs = []
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(seqs), batch_size):
+            ids, mask = encode_sequences(tokenizer, seqs[start : start + batch_size], model.config.max_len)
+            logits = model(ids, mask).logits.float()
+            outs.append(logits.squeeze(-1) if model.config.head == "regress" else logits.softmax(-1))
+    return torch.cat(outs).numpy()
+
+
+def validation_metrics(data, outputs: np.ndarray) -> dict:
+    from genotx.tasks.metrics import auroc, classification_metrics, regression_metrics
+
+    if data.regression:
+        return regression_metrics(data.valid_targets, outputs)
+    predicted = outputs.argmax(1)
+    labels = np.array(data.classes)
+    metrics = classification_metrics(labels[data.valid_targets], labels[predicted], classes=data.classes)
+    metrics["auroc"] = auroc(data.valid_targets, outputs)
+    return metrics
+
+
+def _score(data, metrics: dict) -> float:
+    value = metrics["pearson"] if data.regression else metrics["macro_f1"]
+    return -math.inf if value != value else value
+
+
+def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset=None, tokenizer_spec=None) -> dict:
+    """Train, early-stop on validation, save the best checkpoint to ``out_dir``; returns metrics."""
+    torch = import_torch()
+    from genotx.models import save_checkpoint
+
+    torch.manual_seed(cfg.seed)
+    model, tokenizer, source = build_model(data, cfg, pretrained=pretrained, preset=preset,
+                                           tokenizer_spec=tokenizer_spec)
+    info(f"fine-tuning {data.task} from {source}: {model.param_counts()['total']:,} parameters, "
+         f"{data.n_outputs} output(s), {len(data.valid_seqs)} validation sequences")
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    weights = data.class_weights()
+    weight_t = None if weights is None else torch.tensor(weights, dtype=torch.float32)
+    best = {"score": -math.inf, "state": None, "step": 0, "metrics": {}}
+    history, stale, started = [], 0, time.time()
+    with progress(f"finetune {data.task}", total=cfg.steps) as bar:
+        for step in range(cfg.steps):
+            model.train()
+            for group in optimizer.param_groups:
+                group["lr"] = _lr(step, cfg)
+            seqs, targets = data.train_batch(step, cfg.batch_size)
+            ids, mask = encode_sequences(tokenizer, seqs, model.config.max_len)
+            logits = model(ids, mask).logits
+            if data.regression:
+                loss = torch.nn.functional.mse_loss(logits.squeeze(-1), torch.as_tensor(targets, dtype=torch.float32))
+            else:
+                loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(targets), weight=weight_t)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            bar.advance(1, status=f"loss {loss.item():.4f}")
+            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
+                metrics = validation_metrics(data, predict_outputs(model, tokenizer, data.valid_seqs))
+                history.append({"step": step + 1, "train_loss": float(loss.item()), **metrics})
+                if _score(data, metrics) > best["score"]:
+                    best = {"score": _score(data, metrics), "state": copy.deepcopy(model.state_dict()),
+                            "step": step + 1, "metrics": metrics}
+                    stale = 0
+                else:
+                    stale += 1
+                    if stale >= cfg.patience:
+                        info(f"early stop at step {step + 1}: no improvement for {stale} evaluations")
+                        break
+    model.load_state_dict(best["state"])
+    result = {"task": data.task, "best_step": best["step"], "validation": best["metrics"], "history": history,
+              "wall_seconds": round(time.time() - started, 1), "source": source, "config": asdict(cfg),
+              "genotx_version": __version__}
+    metadata = {"task": data.task, "classes": data.classes, "finetune": asdict(cfg), "source": source,
+                "validation": best["metrics"], **data.metadata}
+    save_checkpoint(out_dir, model, tokenizer, metadata)
+    _write_json_atomic(os.path.join(out_dir, "metrics.json"), result)
+    return result
+
+
+def _write_json_atomic(path: str, payload: dict) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as fh:
+        json.dump(payload, fh, indent=2, default=float)
+        fh.write("\n")
+    os.replace(tmp, path)

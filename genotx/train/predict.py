@@ -1,0 +1,115 @@
+"""Batched inference for `genotx predict`: taxon, regulatory and expression rows.
+
+Records stream in as `RecordBatch`es; inside each batch the sequences are
+sorted by length and run in sub-batches of similar length (little padding),
+then the rows are put back in input order. Memory stays constant in the
+number of reads. Models load from safetensors + JSON only.
+
+Example::
+
+    predictor = Predictor.load("models/taxon-default", "taxon")
+    for batch in iter_batches(["reads.fq.gz"]):
+        rows = predictor.rows(batch)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from genotx.errors import InputError
+from genotx.runtime import import_torch
+from genotx.train.finetune import encode_sequences
+
+UNCLASSIFIED = "unclassified"
+
+
+def _model_roots() -> list[Path]:
+    roots = []
+    if os.environ.get("GENOTX_MODELS"):
+        roots.append(Path(os.environ["GENOTX_MODELS"]))
+    here = Path(__file__).resolve()
+    roots.append(here.parents[2] / "models")  # a checkout or editable install: <repo>/models
+    roots.append(Path(sys.prefix) / "share" / "genotx" / "models")
+    return roots
+
+
+def default_model(task: str) -> str:
+    """Directory of the shipped default model of ``task`` (``models/<task>-default``)."""
+    for root in _model_roots():
+        candidate = root / f"{task}-default"
+        if (candidate / "config.json").exists():
+            return str(candidate)
+    raise InputError(f"no shipped default model for task {task!r}; pass --model DIR "
+                     f"(looked in {', '.join(str(r) for r in _model_roots())})")
+
+
+def columns(task: str, classes: list[str], all_probs: bool) -> list[str]:
+    if task == "taxon":
+        return ["read_id", "taxon", "taxid", "prob", "runner_up", "runner_up_prob"]
+    if task == "regulatory":
+        return ["id", "label", "prob"] + ([f"prob_{c}" for c in classes] if all_probs else [])
+    return ["id", "value"]
+
+
+class Predictor:
+    """A fine-tuned model ready for inference on batches of records."""
+
+    def __init__(self, model, tokenizer, metadata: dict, *, task: str, batch_size: int = 512,
+                 min_prob: float = 0.0, all_probs: bool = False):
+        self.model, self.tokenizer, self.meta = model.eval(), tokenizer, metadata
+        self.task, self.batch_size, self.min_prob, self.all_probs = task, batch_size, min_prob, all_probs
+        self.classes = list(metadata.get("classes") or [])
+        self.taxids = metadata.get("taxids") or [None] * len(self.classes)
+        self.columns = columns(task, self.classes, all_probs)
+
+    @classmethod
+    def load(cls, model_dir: str, task: str, **options) -> "Predictor":
+        from genotx.models import load_checkpoint
+
+        model, tokenizer, metadata = load_checkpoint(model_dir)
+        trained_for = (metadata or {}).get("task")
+        if trained_for is None:
+            raise InputError(f"{model_dir}: not a fine-tuned model (no task in its metadata); "
+                             "fine-tune it first with `genotx finetune --from`")
+        if trained_for != task:
+            raise InputError(f"{model_dir}: model was fine-tuned for task {trained_for!r}, not {task!r}")
+        return cls(model, tokenizer, metadata, task=task, **options)
+
+    def outputs(self, seqs: list[str]) -> np.ndarray:
+        """(n, C) class probabilities or (n,) values, in the order of ``seqs``."""
+        torch = import_torch()
+        order = np.argsort([len(s) for s in seqs], kind="stable")
+        pieces = []
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                chunk = [seqs[i] for i in order[start : start + self.batch_size]]
+                ids, mask = encode_sequences(self.tokenizer, chunk, self.model.config.max_len)
+                logits = self.model(ids, mask).logits.float()
+                pieces.append(logits.squeeze(-1) if self.task == "expression" else logits.softmax(-1))
+        result = torch.cat(pieces).numpy()
+        restored = np.empty_like(result)
+        restored[order] = result
+        return restored
+
+    def rows(self, batch) -> list[tuple]:
+        out = self.outputs(batch.seqs)
+        if self.task == "expression":
+            mean, std = self.meta.get("target_mean", 0.0), self.meta.get("target_std", 1.0)
+            return [(rid, float(v) * std + mean) for rid, v in zip(batch.ids, out)]
+        top2 = np.argsort(-out, axis=1)[:, :2]
+        rows = []
+        for rid, probs, (first, second) in zip(batch.ids, out, top2):
+            p1, p2 = float(probs[first]), float(probs[second])
+            if self.task == "taxon":
+                if p1 < self.min_prob:
+                    rows.append((rid, UNCLASSIFIED, 0, p1, self.classes[first], p1))
+                else:
+                    rows.append((rid, self.classes[first], self.taxids[first] or "NA", p1, self.classes[second], p2))
+            else:
+                row = (rid, self.classes[first], p1)
+                rows.append(row + tuple(float(p) for p in probs) if self.all_probs else row)
+        return rows
