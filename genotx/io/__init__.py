@@ -1,6 +1,6 @@
 """Sequence input and TSV output. Never imports torch."""
 
-from genotx.io.reader import Record, RecordBatch, iter_batches, iter_records, revcomp
+from genotx.io.reader import Record, RecordBatch, iter_batches, iter_records, normalise, record_id, revcomp
 from genotx.io.tsv import TsvWriter
 
-__all__ = ["Record", "RecordBatch", "iter_batches", "iter_records", "revcomp", "TsvWriter"]
+__all__ = ["Record", "RecordBatch", "iter_batches", "iter_records", "normalise", "record_id", "revcomp", "TsvWriter"]
