@@ -13,15 +13,17 @@ from typing import Optional
 import typer
 
 from genotx import __version__
+from genotx.cli._common import GenotxApp
 from genotx.runtime import default_threads, settings
 
-app = typer.Typer(
+app = GenotxApp(
     name="genotx",
     help="Language models for DNA: tokenize, pretrain, finetune, predict, interpret. "
     "Reads FASTA/FASTQ (plain or gzip, files or stdin), writes TSV to stdout.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # plain help text: fast to print, stable for help2man
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -52,11 +54,13 @@ def main(
 COMMANDS = [
     ("stats", "stats"),
     ("scaling-fit", "scaling_fit"),
+    ("scaling-sweep", "scaling_sweep"),
     ("simulate", "simulate"),
     ("pretrain", "pretrain"),
     ("generate", "generate"),
     ("finetune", "finetune"),
     ("predict", "predict"),
+    ("presets", "presets"),
 ]
 
 for _name, _module in COMMANDS:

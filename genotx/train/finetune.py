@@ -26,6 +26,7 @@ import numpy as np
 
 from genotx import __version__
 from genotx.errors import InputError
+from genotx.progress import enabled as bar_shown
 from genotx.progress import info, progress
 from genotx.runtime import import_torch
 
@@ -212,6 +213,9 @@ def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
                 metrics = validation_metrics(data, predict_outputs(model, tokenizer, data.valid_seqs))
                 history.append({"step": step + 1, "train_loss": float(loss.item()), **metrics})
+                if not bar_shown():
+                    key = "pearson" if data.regression else "macro_f1"
+                    info(f"step {step + 1}/{cfg.steps}: train loss {loss.item():.4f}, validation {key} {metrics[key]:.4f}")
                 if _score(data, metrics) > best["score"]:
                     best = {"score": _score(data, metrics), "state": copy.deepcopy(model.state_dict()),
                             "step": step + 1, "metrics": metrics}

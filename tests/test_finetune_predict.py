@@ -1,0 +1,148 @@
+"""`genotx finetune` and `genotx predict` end to end through real pipes, at tiny size on real data."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "data"
+SMALL_GENOMES = [
+    DATA / "genomes" / "homo_sapiens-mitochondrion.fa.gz",
+    DATA / "genomes" / "deformed_wing_virus-NC_004830.fa.gz",
+    DATA / "genomes" / "varroa_destructor_virus_1-NC_006494.fa.gz",
+]
+
+
+def genotx(*args, stdin: bytes | None = None, check: bool = True, timeout: float = 300):
+    proc = subprocess.run([sys.executable, "-m", "genotx", "-q", *map(str, args)], input=stdin,
+                          capture_output=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"genotx {' '.join(map(str, args))} failed ({proc.returncode}): {proc.stderr.decode()}")
+    return proc
+
+
+def table(stdout: bytes) -> tuple[list[str], list[list[str]]]:
+    lines = stdout.decode().splitlines()
+    assert lines[0].startswith("#genotx ")
+    return lines[1].split("\t"), [line.split("\t") for line in lines[2:]]
+
+
+@pytest.fixture(scope="module")
+def taxon_model(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("taxon") / "model"
+    genotx("finetune", "--task", "taxon", *SMALL_GENOMES, "--taxa", DATA / "genomes" / "taxa.tsv",
+           "--tokenizer", "kmer4:4", "--steps", "120", "--batch-size", "32", "--eval-every", "60", "-o", out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def small_reads() -> bytes:
+    return genotx("simulate", *SMALL_GENOMES, "--taxa", DATA / "genomes" / "taxa.tsv", "--n", "300",
+                  "--length", "150", "--seed", "5").stdout
+
+
+def test_taxon_finetune_writes_checkpoint_and_metrics(taxon_model):
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "metrics.json"):
+        assert (taxon_model / name).exists(), name
+
+
+def test_taxon_predictions_beat_chance_and_keep_input_order(taxon_model, small_reads):
+    proc = genotx("predict", "--task", "taxon", "--model", taxon_model, "--min-prob", "0", stdin=small_reads)
+    header, rows = table(proc.stdout)
+    assert header == ["read_id", "taxon", "taxid", "prob", "runner_up", "runner_up_prob"]
+    ids = [line[1:] for line in small_reads.decode().splitlines()[0::4]]
+    assert [r[0] for r in rows] == ids
+    truth = [i.split("|taxon=")[1].split("|")[0] for i in ids]
+    accuracy = np.mean([r[1] == t for r, t in zip(rows, truth)])
+    assert accuracy > 0.6, accuracy  # three taxa: chance is 1/3
+    assert all(0.0 <= float(r[3]) <= 1.0 and float(r[5]) <= float(r[3]) for r in rows)
+
+
+def test_taxon_reads_below_min_prob_are_unclassified(taxon_model, small_reads):
+    _, rows = table(genotx("predict", "--model", taxon_model, "--min-prob", "1.0", stdin=small_reads).stdout)
+    assert rows and all(r[1] == "unclassified" and r[2] == "0" for r in rows if float(r[3]) < 1.0)
+
+
+def test_predict_into_head_ends_quietly(taxon_model, small_reads):
+    reads = small_reads * 20
+    cmd = f"{sys.executable} -m genotx predict --model {taxon_model} | head -n 1"
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], input=reads, capture_output=True, timeout=300)
+    assert proc.returncode == 0 and proc.stderr == b""
+    assert proc.stdout.startswith(b"#genotx")
+
+
+def test_model_for_another_task_is_refused(taxon_model, small_reads):
+    proc = genotx("predict", "--task", "regulatory", "--model", taxon_model, stdin=small_reads, check=False)
+    assert proc.returncode == 2
+    assert b"genotx: error:" in proc.stderr and b"taxon" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+def test_corrupted_checkpoint_is_a_clear_error(taxon_model, tmp_path, small_reads):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("config.json", "tokenizer.json"):
+        (broken / name).write_bytes((taxon_model / name).read_bytes())
+    data = (taxon_model / "model.safetensors").read_bytes()
+    (broken / "model.safetensors").write_bytes(data[: len(data) // 2])
+    proc = genotx("predict", "--model", broken, stdin=small_reads, check=False)
+    assert proc.returncode == 2 and b"genotx: error:" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+def test_regulatory_splice_classifier_beats_majority_class(tmp_path):
+    rows = gzip.open(DATA / "labelled" / "splice.tsv.gz", "rt").read().splitlines()[1:]
+    rng = np.random.default_rng(0)
+    picked = [rows[i] for i in rng.choice(len(rows), 900, replace=False)]
+    train, test = picked[:700], picked[700:]
+    (tmp_path / "train.tsv").write_text("sequence\tlabel\n" + "\n".join(train) + "\n")
+    out = tmp_path / "splice"
+    genotx("finetune", "--task", "regulatory", tmp_path / "train.tsv", "--tokenizer", "char", "--steps", "300",
+           "--batch-size", "32", "--eval-every", "100", "--lr", "3e-3", "-o", out)
+    fasta = "".join(f">s{i}\n{r.split(chr(9))[0]}\n" for i, r in enumerate(test)).encode()
+    header, got = table(genotx("predict", "--task", "regulatory", "--model", out, "--all-probs", stdin=fasta).stdout)
+    assert header == ["id", "label", "prob", "prob_ei", "prob_ie", "prob_n"]
+    truth = [r.split("\t")[1] for r in test]
+    accuracy = np.mean([g[1] == t for g, t in zip(got, truth)])
+    majority = max(truth.count(c) for c in set(truth)) / len(truth)
+    assert accuracy > majority + 0.1, (accuracy, majority)
+    assert all(abs(sum(map(float, g[3:])) - 1.0) < 1e-4 for g in got)
+
+
+def test_expression_regressor_predicts_one_value_per_sequence(tmp_path):
+    example = REPO / "examples" / "expression_synthetic.tsv"
+    out = tmp_path / "expr"
+    genotx("finetune", "--task", "expression", example, "--tokenizer", "kmer3:3", "--steps", "60",
+           "--eval-every", "30", "-o", out)
+    seqs = [line.split("\t") for line in example.read_text().splitlines() if not line.startswith("#")]
+    col = seqs[0].index("sequence")
+    fasta = "".join(f">e{i}\n{r[col]}\n" for i, r in enumerate(seqs[1:21])).encode()
+    header, got = table(genotx("predict", "--task", "expression", "--model", out, stdin=fasta).stdout)
+    assert header == ["id", "value"] and len(got) == 20
+    assert all(np.isfinite(float(g[1])) for g in got)
+
+
+def test_unknown_task_and_missing_inputs_exit_2(tmp_path):
+    proc = genotx("finetune", "--task", "nonsense", "-o", tmp_path / "x", check=False)
+    assert proc.returncode == 2 and b"unknown task" in proc.stderr
+    proc = genotx("predict", "--task", "nonsense", stdin=b"", check=False)
+    assert proc.returncode == 2 and b"genotx: error:" in proc.stderr
+
+
+def test_variant_scores_from_a_pretrained_mlm(tmp_path):
+    run = tmp_path / "mlm"
+    genotx("pretrain", SMALL_GENOMES[0], "--objective", "mlm", "--tokenizer", "char", "--d-model", "32",
+           "--layers", "1", "--heads", "2", "--seq-len", "64", "--batch-size", "8", "--max-steps", "20", "-o", run)
+    seq = gzip.open(SMALL_GENOMES[0], "rt").read().split("\n", 1)[1].replace("\n", "")[:200]
+    alt = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    lines = ["sequence\tpos\talt"] + [f"{seq}\t{p}\t{alt[seq[p - 1]]}" for p in (50, 100, 150)]
+    (tmp_path / "v.tsv").write_text("\n".join(lines) + "\n")
+    header, got = table(genotx("predict", "--task", "variant", "--model", run, tmp_path / "v.tsv", "--window", "64").stdout)
+    assert header == ["id", "chrom", "pos", "ref", "alt", "score"]
+    assert [int(g[2]) for g in got] == [50, 100, 150]
+    assert all(np.isfinite(float(g[5])) for g in got)
