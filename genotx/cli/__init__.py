@@ -13,8 +13,8 @@ from typing import Optional
 import typer
 
 from genotx import __version__
-from genotx.cli._common import GenotxApp
-from genotx.runtime import default_threads, settings
+from genotx.cli._common import GenotxApp, threads_default
+from genotx.runtime import settings
 
 app = GenotxApp(
     name="genotx",
@@ -45,7 +45,7 @@ def main(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    settings.threads = threads or default_threads()
+    settings.threads = threads or threads_default()
     settings.quiet = quiet
     settings.debug = debug
 
@@ -65,4 +65,6 @@ COMMANDS = [
 
 for _name, _module in COMMANDS:
     _mod = importlib.import_module(f"genotx.cli.{_module}")
-    app.command(_name, help=_mod.__doc__.strip().splitlines()[0] if _mod.__doc__ else None)(_mod.run)
+    # The module docstring is the subcommand's help (and man page); its first line the summary.
+    _doc = (_mod.__doc__ or "").strip()
+    app.command(_name, help=_doc or None, short_help=_doc.splitlines()[0] if _doc else None)(_mod.run)

@@ -4,7 +4,8 @@ Every subcommand function is wrapped by `command`, which turns
 `genotx.errors.GenotxError` into ``genotx: error: ...`` on stderr with the
 error's exit code (2 for bad input/usage), ends quietly with status 0 on a
 broken pipe (``genotx ... | head``), and reports anything else as an internal
-error (status 1; ``--debug`` prints the traceback).
+error (status 1; ``--debug`` prints the traceback). `GenotxApp` does the same
+for command-line usage errors found before a subcommand runs.
 """
 
 from __future__ import annotations
@@ -18,14 +19,21 @@ from typing import Callable, List, Optional
 import typer
 
 from genotx.errors import GenotxError, InputError
-from genotx.runtime import settings
+from genotx.runtime import default_threads, settings
+
+try:  # typer >= 0.20 ships its own copy of click
+    from typer._click import exceptions as _click_exceptions
+except ImportError:  # pragma: no cover - older typer uses click itself
+    from click import exceptions as _click_exceptions
+
+COMPLETE_VAR = "_GENOTX_COMPLETE"
 
 # Typer argument for zero or more input files ('-' = stdin).
 INPUTS_HELP = "FASTA/FASTQ files, plain or gzip ('-' or none: stdin)."
 
 
 def inputs_argument(help: str = INPUTS_HELP):
-    return typer.Argument(None, help=help, show_default=False)
+    return typer.Argument(None, help=help, show_default=False, metavar="FILE")
 
 
 def _silence_stdout() -> None:
@@ -40,6 +48,37 @@ def _silence_stdout() -> None:
 def fail(message: str, code: int = 2) -> None:
     print(f"genotx: error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(code)
+
+
+class GenotxApp(typer.Typer):
+    """A `typer.Typer` whose usage errors are one line ``genotx: error: ...`` with exit status 2.
+
+    Shell completion (``_GENOTX_COMPLETE=source_bash genotx``) is served
+    without adding typer's ``--install-completion`` options to every help page.
+    """
+
+    def __call__(self, *args, **kwargs):
+        if COMPLETE_VAR in os.environ:
+            from typer.completion import completion_init
+
+            completion_init()
+        try:
+            status = typer.main.get_command(self).main(*args, standalone_mode=False, **kwargs)
+        except _click_exceptions.NoArgsIsHelpError as exc:
+            print(exc.format_message(), file=sys.stderr)
+            raise SystemExit(2)
+        except _click_exceptions.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            fail(f"{exc.format_message()}{hint}", 2)
+        except _click_exceptions.ClickException as exc:
+            fail(exc.format_message(), exc.exit_code)
+        except typer.Abort:
+            print("genotx: interrupted", file=sys.stderr)
+            raise SystemExit(130)
+        except BrokenPipeError:  # `genotx --help | head -1`
+            _silence_stdout()
+            raise SystemExit(0)
+        raise SystemExit(status if isinstance(status, int) else 0)
 
 
 def command(func: Callable) -> Callable:
@@ -72,6 +111,14 @@ def command(func: Callable) -> Callable:
             fail(f"internal error: {type(exc).__name__}: {detail} (rerun with --debug for the traceback)", 1)
 
     return wrapper
+
+
+def threads_default() -> int:
+    """`GENOTX_THREADS` if set (a positive integer, else a usage error), otherwise all cores."""
+    env = os.environ.get("GENOTX_THREADS", "").strip()
+    if env and not (env.isdigit() and int(env) > 0):
+        fail(f"GENOTX_THREADS must be a positive integer, got {env!r}", 2)
+    return default_threads()
 
 
 def require(condition: bool, message: str) -> None:
