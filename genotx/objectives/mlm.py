@@ -57,13 +57,15 @@ class MaskedLM:
         return {"inputs": inputs, "labels": labels, "mask": mask, "bases": codes.size}
 
     def loss(self, model, heads, batch: dict, out=None) -> LossParts:
+        """Mean cross-entropy at the masked positions; ``out`` must then hold (N, vocab) logits of those."""
         import torch.nn.functional as F
 
-        if out is None:
-            out = model(*model_inputs(batch["inputs"], batch["mask"]))
         labels = batch["labels"]
-        nats = F.cross_entropy(out.logits.float().flatten(0, 1), labels.flatten(), ignore_index=IGNORE, reduction="sum")
-        count = int((labels != IGNORE).sum())
+        chosen = labels != IGNORE
+        if out is None:  # logits at the masked positions only: (N, vocab)
+            out = model(*model_inputs(batch["inputs"], batch["mask"]), logit_mask=chosen)
+        nats = F.cross_entropy(out.logits.float(), labels[chosen], reduction="sum")
+        count = int(chosen.sum())
         return LossParts(
             nats / count,
             {self.name: (float(nats.detach()), count)},

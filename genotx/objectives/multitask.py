@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from genotx.errors import InputError
-from genotx.objectives.common import LossParts, mean_pool, model_inputs
+from genotx.objectives.common import IGNORE, LossParts, mean_pool, model_inputs
 from genotx.objectives.mlm import MaskedLM
 
 
@@ -139,7 +139,7 @@ class MultiTask:
         import torch
         import torch.nn.functional as F
 
-        out = model(*model_inputs(batch["inputs"], batch["mask"]))
+        out = model(*model_inputs(batch["inputs"], batch["mask"]), logit_mask=batch["labels"] != IGNORE)
         parts = self.mlm.loss(model, heads, batch, out=out)
         predicted = heads["tracks"](mean_pool(out.hidden.float(), batch["mask"]))
         targets = batch["targets"]

@@ -1,0 +1,48 @@
+"""Each objective learns something real in 20 steps of a tiny model on the S. aureus slice.
+
+"Learns" means the held-out loss ends below the loss of a model that ignores
+context: the unigram entropy of the held-out tokens for the language-model
+losses, log(batch size) for InfoNCE. Overlapping 3-mers are used because
+neighbouring tokens share bases, which a model picks up within a few steps.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+GENOME = os.path.join(DATA, "pretrain_saureus.fa.gz")
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
+
+CASES = {
+    "mlm": dict(objective="mlm", lr=0.003),
+    "ar": dict(objective="ar", lr=0.01),
+    "ar_rc_aug": dict(objective="ar", rc_aug=True, lr=0.01),
+    "contrastive_views": dict(objective="contrastive", lr=0.003),
+    "contrastive_orthologs": dict(objective="contrastive", lr=0.003, pairs=os.path.join(EXAMPLES, "pretrain_pairs.tsv")),
+    "multitask": dict(objective="multitask", lr=0.003, annotations=os.path.join(EXAMPLES, "pretrain_tracks.tsv")),
+    "mlm+contrastive": dict(objective="mlm+contrastive", lr=0.003),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_objective_beats_the_context_free_baseline_after_20_steps(case, tmp_path):
+    from genotx.runtime import settings
+    from genotx.train.config import TrainConfig
+    from genotx.train.loop import pretrain
+
+    settings.quiet = True
+    cfg = TrainConfig(tokenizer="kmer3", d_model=64, n_layers=2, n_heads=4, seq_len=96, batch_size=16,
+                      eval_windows=32, max_steps=20, warmup_fraction=0.1, save_every=0, **CASES[case])
+    record = pretrain(cfg, [GENOME], str(tmp_path / case))
+    assert record["loss"] < record["baseline_loss"], (record["loss"], record["baseline_loss"])
+    if "contrastive" in case and case != "mlm+contrastive":
+        expected = "ortholog pairs" if "orthologs" in case else "augmented views"
+        assert record["positives"].startswith(expected)
+    if case == "mlm+contrastive":
+        assert record["losses"]["contrastive"] < record["baseline_loss"] + 10  # both parts are reported
+        assert set(record["losses"]) == {"mlm", "contrastive"}
+    if case == "multitask":
+        assert set(record["losses"]) == {"mlm", "tracks"}
