@@ -21,11 +21,10 @@ settings = Settings()
 
 
 def default_threads() -> int:
-    """`GENOTX_THREADS` if set, else all cores available to this process."""
-    env = os.environ.get("GENOTX_THREADS")
-    if env:
+    """`GENOTX_THREADS` if set, else `OMP_NUM_THREADS` if set, else all cores available to this process."""
+    for name in ("GENOTX_THREADS", "OMP_NUM_THREADS"):
         try:
-            n = int(env)
+            n = int(os.environ.get(name) or 0)
         except ValueError:
             n = 0
         if n > 0:
