@@ -1,0 +1,10 @@
+_genotx_completion() {
+    local IFS=$'
+'
+    COMPREPLY=( $( env COMP_WORDS="${COMP_WORDS[*]}" \
+                   COMP_CWORD=$COMP_CWORD \
+                   _GENOTX_COMPLETE=complete_bash $1 ) )
+    return 0
+}
+
+complete -o default -F _genotx_completion genotx

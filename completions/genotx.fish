@@ -1,0 +1,1 @@
+complete --command genotx --no-files --arguments "(env _GENOTX_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) genotx)" --condition "env _GENOTX_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) genotx"
