@@ -1,0 +1,242 @@
+"""The merge engine of rcbpe: symmetric rounds of parallel merges on numpy arrays.
+
+A token array holds whole batches: sequences are separated by a separator id
+that no merge contains, so they never interact. Each pair of adjacent tokens
+has the rank of its merge class (`NO_RANK` when it has none). One round merges,
+at once, every maximal run of equal ranks that is lower than the ranks on both
+sides of it; see `select_pairs` for the choice inside a run and
+genotx/tokenizers/rcbpe.py for why every rule commutes with reverse complement.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NO_RANK = np.iinfo(np.int32).max
+DENSE_IDS = 1024  # pairs of tokens with ids below this are looked up in a dense table
+
+
+class PairTable:
+    """Class rank and merged token id of every pair that has a merge.
+
+    Example::
+
+        table = PairTable(radix=11)
+        table.add([5 * 11 + 5], ranks=[0], made=[10])     # A + A -> AA
+        table.lookup(np.array([5]), np.array([5]))         # ([0], [10])
+    """
+
+    def __init__(self, radix: int):
+        self.radix = radix
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.ranks = np.zeros(0, dtype=np.int32)
+        self.made = np.zeros(0, dtype=np.int32)
+        side = min(radix, DENSE_IDS)
+        self.side = side
+        self.dense_rank = np.full(side * side, NO_RANK, dtype=np.int32)
+        self.dense_made = np.zeros(side * side, dtype=np.int32)
+
+    def add(self, keys, ranks, made) -> None:
+        keys = np.asarray(keys, dtype=np.int64)
+        ranks = np.asarray(ranks, dtype=np.int32)
+        made = np.asarray(made, dtype=np.int32)
+        all_keys = np.concatenate([self.keys, keys])
+        order = np.argsort(all_keys, kind="stable")
+        self.keys = all_keys[order]
+        self.ranks = np.concatenate([self.ranks, ranks])[order]
+        self.made = np.concatenate([self.made, made])[order]
+        left, right = keys // self.radix, keys % self.radix
+        small = (left < self.side) & (right < self.side)
+        self.dense_rank[left[small] * self.side + right[small]] = ranks[small]
+        self.dense_made[left[small] * self.side + right[small]] = made[small]
+
+    def lookup(self, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rank or NO_RANK, merged id) of each pair (left[i], right[i])."""
+        small = (left < self.side) & (right < self.side)
+        dense_at = np.where(small, left * self.side + right, 0)
+        rank = self.dense_rank[dense_at]
+        made = self.dense_made[dense_at]
+        if small.all():
+            return rank, made
+        big = np.flatnonzero(~small)
+        keys = left[big].astype(np.int64) * self.radix + right[big]
+        if self.keys.size:
+            at = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
+            found = self.keys[at] == keys
+            rank[big] = np.where(found, self.ranks[at], NO_RANK)
+            made[big] = self.made[at]
+        else:
+            rank[big] = NO_RANK
+        return rank, made
+
+
+def select_pairs(rank: np.ndarray) -> np.ndarray:
+    """Positions of the pairs merged this round, given the rank of every pair.
+
+    Ranks are compared after a run of exactly two equal ranks is set to
+    NO_RANK: such a run (``AAA``, ``x P rc(x)``) has no symmetric choice and
+    never merges, so it must not hold back its neighbours either. Then every
+    maximal run of equal ranks lower than the ranks on both sides of it merges:
+    a single pair merges whole, a run of m >= 3 overlapping pairs takes the
+    pairs at even distance from its nearer end that do not touch their mirror
+    image. Example: ranks ``[5, 3, 3, 3, 7, 2, 2, 9]`` -> ``[1, 3]``: the run of
+    three 3s, lower than 5 and 7, takes its first and last pair; the two 2s are
+    a stuck run.
+    """
+    n = rank.size
+    equal = np.zeros(n + 1, dtype=bool)  # equal[j]: pair j-1 and pair j have the same finite rank
+    np.equal(rank[1:], rank[:-1], out=equal[1:n])
+    equal[1:n] &= rank[1:] != NO_RANK
+    in_run = equal[:n] | equal[1:]
+    padded = np.full(n + 2, NO_RANK, dtype=np.int32)
+    padded[1:-1] = rank
+    if in_run.any():
+        stuck_start = equal[1:n] & ~equal[:n - 1] & ~equal[2:]  # pairs j, j+1 form a run of two
+        stuck = np.flatnonzero(stuck_start)
+        padded[stuck + 1] = NO_RANK
+        padded[stuck + 2] = NO_RANK
+    masked = padded[1:-1]
+    chosen = (masked < padded[:-2]) & (masked < padded[2:]) & ~in_run
+    singles = np.flatnonzero(chosen)
+    runs = np.flatnonzero(in_run & (masked != NO_RANK))
+    if not runs.size:
+        return singles
+    return np.sort(np.concatenate([singles, _select_in_runs(runs, padded)]))
+
+
+def _select_in_runs(runs: np.ndarray, padded: np.ndarray) -> np.ndarray:
+    """The symmetric choice inside runs of three or more equal ranks (positions `runs`)."""
+    rank = padded[runs + 1]
+    new_run = np.concatenate([[True], (runs[1:] != runs[:-1] + 1) | (rank[1:] != rank[:-1])])
+    starts = np.flatnonzero(new_run)
+    length = np.diff(np.append(starts, runs.size))
+    first, run_rank = runs[starts], rank[starts]
+    last = first + length - 1
+    minimum = (run_rank < padded[first]) & (run_rank < padded[last + 2])
+    starts, length, first = starts[minimum], length[minimum], first[minimum]
+    if not starts.size:
+        return starts
+    offset = np.cumsum(length) - length
+    at = np.arange(length.sum()) - np.repeat(offset, length)
+    m = np.repeat(length, length)
+    from_end = m - 1 - at
+    take = ((at % 2 == 0) & (2 * at + 2 < m)) | ((from_end % 2 == 0) & (2 * from_end + 2 < m))
+    take |= (at == from_end) & (at % 2 == 0)
+    return (np.repeat(first, length) + at)[take]
+
+
+def _unique(values: np.ndarray, bound: int) -> np.ndarray:
+    """Sorted unique values in [0, bound): a bit mask when they are many, else a sort
+    (numpy's own `unique` hashes, which is much slower on these arrays)."""
+    if values.size > bound >> 5:
+        mask = np.zeros(bound, dtype=bool)
+        mask[values] = True
+        return np.flatnonzero(mask)
+    values = np.sort(values)
+    if values.size < 2:
+        return values
+    return values[np.concatenate([[True], values[1:] != values[:-1]])]
+
+
+class TokenChain:
+    """Tokens as a doubly linked list over a fixed array, so merges never move data.
+
+    Node i holds token ``token[i]``; its pair is (node i, node ``next[i]``) and
+    ``rank[i]`` is that pair's rank. The first and last nodes are separators.
+    """
+
+    def __init__(self, tokens: np.ndarray, table: PairTable):
+        n = tokens.size
+        self.token = tokens.astype(np.int32)
+        self.next = np.minimum(np.arange(1, n + 1), n - 1)
+        self.prev = np.maximum(np.arange(-1, n - 1), 0)
+        self.alive = np.ones(n, dtype=bool)
+        self.table = table
+        self.rank = self.lookup_rank(np.arange(n))
+
+    def lookup_rank(self, nodes: np.ndarray) -> np.ndarray:
+        return self.table.lookup(self.token[nodes], self.token[self.next[nodes]])[0]
+
+    def tokens(self) -> np.ndarray:
+        return self.token[self.alive]
+
+    def merge_band(self, candidates: np.ndarray, low: int, high: int, changes: list | None = None) -> np.ndarray:
+        """Merge rounds with the classes ranked in [low, high), starting from `candidates`.
+
+        `candidates` must hold every node whose pair ranks in [low, high) (more
+        are ignored). Pairs ranked below `low` are stuck runs left by earlier
+        bands; they join in only where a merge beside them may have freed them.
+        Returns the nodes whose new pairs rank `high` or above, for later bands.
+        With `changes`, the pairs removed and added are appended as
+        ``(left, right, sign)``.
+        """
+        later = []
+        candidates = _unique(candidates, self.token.size)
+        rank = self.rank[candidates]
+        candidates = candidates[self.alive[candidates] & (rank >= low) & (rank < high)]
+        while True:
+            candidates = _unique(candidates, self.token.size)
+            candidates = candidates[self.alive[candidates] & (self.rank[candidates] < high)]
+            if not candidates.size:
+                return np.concatenate(later) if later else candidates
+            chosen = candidates[_select_in_chain(candidates, self.next, self.rank)]
+            if not chosen.size:
+                return np.concatenate(later) if later else chosen
+            right = self.next[chosen]
+            if changes is not None:
+                gone = _unique(np.concatenate([self.prev[chosen], chosen, right]), self.token.size)
+                changes.append((self.token[gone], self.token[self.next[gone]], -1))
+            self.token[chosen] = self.table.lookup(self.token[chosen], self.token[right])[1]
+            self.alive[right] = False
+            after = self.next[right]
+            self.next[chosen] = after
+            self.prev[after] = chosen
+            self.rank[right] = NO_RANK
+            dirty = _unique(np.concatenate([self.prev[chosen], chosen]), self.token.size)
+            self.rank[dirty] = self.lookup_rank(dirty)
+            if changes is not None:
+                changes.append((self.token[dirty], self.token[self.next[dirty]], 1))
+            later.append(dirty[self.rank[dirty] >= high])
+            # The pair two away on each side may have formed a stuck run with a pair that just
+            # changed, and be free now; its other neighbour joins when of equal rank, so that a
+            # run that is still stuck is judged whole. Pairs with a separator never merge.
+            left2 = self.prev[self.prev[chosen]]
+            left3 = self.prev[left2]
+            right3 = self.next[after]
+            candidates = np.concatenate([
+                candidates, dirty, left2, after,
+                left3[self.rank[left3] == self.rank[left2]], right3[self.rank[right3] == self.rank[after]],
+            ])
+
+
+def _select_in_chain(nodes: np.ndarray, next_node: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """`select_pairs` on the candidate nodes, with a NO_RANK gap wherever two are not neighbours."""
+    gap = np.concatenate([[0], next_node[nodes[:-1]] != nodes[1:]])
+    at = np.arange(nodes.size) + np.cumsum(gap)
+    ranks = np.full(at[-1] + 1, NO_RANK, dtype=np.int32)
+    ranks[at] = rank[nodes]
+    which = np.full(ranks.size, -1, dtype=np.int64)
+    which[at] = np.arange(nodes.size)
+    return which[select_pairs(ranks)]
+
+
+def encode_in_bands(tokens: np.ndarray, table: PairTable, band_ends: np.ndarray) -> np.ndarray:
+    """Encode a separator-framed token array: each band's classes in turn, as training applied them."""
+    chain = TokenChain(tokens, table)
+    band_of_rank = np.repeat(np.arange(band_ends.size, dtype=np.int16), np.diff(band_ends, prepend=0))
+    band = np.full(chain.rank.size, band_ends.size, dtype=np.int16)
+    finite = chain.rank != NO_RANK
+    band[finite] = band_of_rank[chain.rank[finite]]
+    order = np.argsort(band, kind="stable")  # a radix sort on 16-bit keys
+    starts = np.searchsorted(band[order], np.arange(band_ends.size + 1))
+    pending: dict[int, list] = {}
+    for b, high in enumerate(band_ends.tolist()):
+        found = [order[starts[b] : starts[b + 1]]] + pending.pop(b, [])
+        if not sum(map(len, found)):
+            continue
+        later = chain.merge_band(np.concatenate(found), band_ends[b - 1] if b else 0, high)
+        if later.size:
+            later_band = np.searchsorted(band_ends, chain.rank[later], side="right")
+            for lb in np.unique(later_band[later_band < band_ends.size]).tolist():
+                pending.setdefault(lb, []).append(later[later_band == lb])
+    return chain.tokens()
