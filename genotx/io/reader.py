@@ -96,12 +96,16 @@ def iter_batches(paths: Iterable[str] | None = None, batch_size: int = DEFAULT_B
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     for path in list(paths or ["-"]):
         name = display_name(path)
-        fmt, chunks = sniff(pieces(path), name)
-        if fmt is None:
-            continue
-        parse = fastq_records if fmt == "fastq" else fasta_records
-        for first, ids, seqs, quals in parse(chunks, name, batch_size):
-            yield RecordBatch(name, first, ids, seqs, quals)
+        raw = pieces(path)
+        try:
+            fmt, chunks = sniff(raw, name)
+            if fmt is None:
+                continue
+            parse = fastq_records if fmt == "fastq" else fasta_records
+            for first, ids, seqs, quals in parse(chunks, name, batch_size):
+                yield RecordBatch(name, first, ids, seqs, quals)
+        finally:
+            raw.close()  # closes the file and stops an inflating thread, also on errors
 
 
 def iter_records(paths: Iterable[str] | None = None) -> Iterator[Record]:

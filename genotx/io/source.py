@@ -3,8 +3,8 @@
 `pieces(path)` yields the decompressed content as ``bytes`` pieces of at most
 `PIECE` bytes. Compression is detected from the gzip magic ``1f 8b``, never
 from the file name. Gzip input is inflated (with ISA-L when available) in a
-background thread: the inflater releases the GIL while it works, so decompression runs on a second core
-while the parser works on the previous pieces.
+background thread: the inflater releases the GIL while it works, so
+decompression runs on a second core while the parser works on earlier pieces.
 
 Why small pieces: glibc serves allocations of 128 KiB and more with fresh
 ``mmap`` pages, so decoding and splitting megabyte chunks page-faults on every
