@@ -61,6 +61,7 @@ COMMANDS = [
     ("finetune", "finetune"),
     ("predict", "predict"),
     ("presets", "presets"),
+    ("tokenize", "tokenize"),
 ]
 
 for _name, _module in COMMANDS:

@@ -58,7 +58,7 @@ def train_tokenizer(
 ) -> Tokenizer:
     """Train a BPE tokenizer on FASTA/FASTQ files: ``train_tokenizer("rcbpe", ["g.fa.gz"], 4096)``.
 
-    `progress`, if given, is called with (bases read so far) while reading.
+    `progress`, if given, is a `genotx.progress.progress` bar with total `vocab_size`.
     """
     if kind not in TRAINED_KINDS:
         raise InputError(f"only {' and '.join(TRAINED_KINDS)} tokenizers are trained, not {kind!r}")

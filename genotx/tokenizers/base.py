@@ -121,6 +121,20 @@ class Tokenizer:
     def complement_ids(self) -> np.ndarray | None:
         return None
 
+    def revcomp_ids(self) -> np.ndarray:
+        """Id of each token's reverse complement, -1 where it is not in the vocabulary
+        (specials map to themselves); defined for every kind, unlike `complement_ids`."""
+        found = [self.index.get(revcomp(t), -1) for t in self.vocab[FIRST_BASE_ID:]]
+        return np.array(list(range(FIRST_BASE_ID)) + found, dtype=np.int64)
+
+    def rc_consistent(self, seqs: list[str]) -> np.ndarray:
+        """Per sequence: are the tokens of its reverse complement the reverse-complemented
+        tokens in reverse order? Example: always all True for rcbpe."""
+        table = self.revcomp_ids()
+        forward = self.encode_batch(seqs)
+        reverse = self.encode_batch([revcomp(s) for s in seqs])
+        return np.array([np.array_equal(table[f][::-1], r) for f, r in zip(forward, reverse)], dtype=bool)
+
     # -- files -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         d = {"format": FORMAT, "version": VERSION, "kind": self.kind, "specials": list(SPECIALS)}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -27,9 +27,7 @@ WORD_BASES = 512
 _N_RUNS = re.compile("N+")
 
 
-def training_words(
-    paths: list[str], seed: int, both_strands: bool, seen: dict, progress: Callable[[int], None] | None = None
-) -> Iterator[str]:
+def training_words(paths: list[str], seed: int, both_strands: bool, seen: dict, progress=None) -> Iterator[str]:
     """Words of the training text; counts input bases in ``seen["bases"]`` as it goes."""
     rng = np.random.default_rng(seed)
     seen.setdefault("bases", 0)
@@ -45,8 +43,8 @@ def training_words(
                         yield word
                         if both_strands:
                             yield revcomp(word)
-            if progress is not None:
-                progress(len(seq))
+        if progress is not None:
+            progress.update(status=f"read {seen['bases'] / 1e6:.1f} Mbp")
 
 
 def learn_merges(
@@ -61,6 +59,8 @@ def learn_merges(
     library = LibraryTokenizer(models.BPE())
     trainer = trainers.BpeTrainer(vocab_size=4 + n_merges, show_progress=False, initial_alphabet=list("ACGT"))
     library.train_from_iterator(training_words(paths, seed, both_strands, seen, progress), trainer)
+    if progress is not None:
+        progress.update(completed=4 + n_merges, status="merges learnt")
     if not seen.get("bases"):
         raise InputError(f"no sequence to train on in {', '.join(paths)}")
     merges = json.loads(library.to_str())["model"]["merges"]

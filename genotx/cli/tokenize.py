@@ -1,0 +1,106 @@
+"""Tokenize reads (char, k-mer, BPE, rcBPE), train BPE tokenizers, or summarise tokenizations.
+
+Output columns: id, n_bases, n_tokens, tokens (space-separated token strings,
+or integer ids with --ids). With --stats, one row per input: input, reads,
+bases, tokens, bases_per_token, vocab_coverage, rc_consistent.
+
+  genotx tokenize --kind kmer --k 6 --stride 6 < reads.fq
+  genotx tokenize --tokenizer tok.json reads.fq.gz
+  genotx tokenize --train genome.fa.gz --kind rcbpe --vocab 4096 -o tok.json
+  genotx tokenize --tokenizer tok.json --stats reads.fq.gz
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import numpy as np
+import typer
+
+from genotx.cli._common import command, inputs_argument, paths_or_stdin, require
+from genotx.io import TsvWriter, iter_batches
+from genotx.progress import info, progress
+
+KIND_CHOICES = ("char", "kmer", "bpe", "rcbpe")
+
+
+def _tokenizer(kind: str, k: int, stride: Optional[int], path: Optional[str]):
+    from genotx.tokenizers import build_tokenizer, load_tokenizer
+
+    if path:
+        return load_tokenizer(path)
+    return build_tokenizer(kind, k=k, stride=stride)
+
+
+def _train(train: List[str], kind: str, vocab: int, seed: int, single_strand: bool, output: Optional[str]):
+    from genotx.tokenizers import train_tokenizer
+
+    require(output is not None, "--train needs -o/--output FILE for the tokenizer")
+    require(kind in ("bpe", "rcbpe"), f"--train needs --kind bpe or rcbpe (got {kind})")
+    with progress(f"training {kind}", total=vocab, unit="tokens") as bar:
+        tok = train_tokenizer(kind, train, vocab_size=vocab, seed=seed, both_strands=not single_strand, progress=bar)
+        bar.update(completed=vocab)
+    tok.save(output)
+    bases = tok.training["bases"]
+    info(f"trained {kind} tokenizer: {tok.vocab_size} tokens from {bases / 1e6:.2f} Mbp -> {output}")
+
+
+def _rows(tok, batch, as_ids: bool):
+    encoded = tok.encode_batch(batch.seqs)
+    strings = tok._strings
+    for rid, seq, ids in zip(batch.ids, batch.seqs, encoded):
+        text = " ".join(map(str, ids.tolist())) if as_ids else " ".join(strings[ids].tolist())
+        yield rid, len(seq), len(ids), text
+
+
+def _stats(tok, paths: list[str]):
+    with TsvWriter(["input", "reads", "bases", "tokens", "bases_per_token", "vocab_coverage", "rc_consistent"]) as out:
+        for path in paths:
+            reads = bases = tokens = consistent = 0
+            used = np.zeros(tok.vocab_size, dtype=bool)
+            for batch in iter_batches([path]):
+                encoded = tok.encode_batch(batch.seqs)
+                reads += len(batch)
+                bases += sum(map(len, batch.seqs))
+                tokens += sum(map(len, encoded))
+                if encoded:
+                    used[np.concatenate(encoded)] = True
+                consistent += int(tok.rc_consistent(batch.seqs).sum())
+            coverage = used[5:].sum() / (tok.vocab_size - 5)
+            name = "-" if path == "-" else path
+            out.write_rows([(name, reads, bases, tokens, bases / tokens if tokens else None, coverage,
+                             consistent / reads if reads else None)])
+
+
+@command
+def run(
+    inputs: Optional[List[str]] = inputs_argument(),
+    kind: str = typer.Option("kmer", "--kind", help="Tokenizer kind: char, kmer, bpe, rcbpe (bpe/rcbpe: with --train)."),
+    k: int = typer.Option(6, "--k", help="k-mer length, 1-8."),
+    stride: Optional[int] = typer.Option(None, "--stride", help="k-mer step, 1..k (default k: non-overlapping)."),
+    tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="Tokenizer JSON file (overrides --kind)."),
+    ids: bool = typer.Option(False, "--ids", help="Write integer token ids instead of token strings."),
+    stats: bool = typer.Option(False, "--stats", help="One summary row per input instead of one row per read."),
+    train: Optional[List[str]] = typer.Option(None, "--train", help="Train a bpe/rcbpe tokenizer on this FASTA (repeatable)."),
+    vocab: int = typer.Option(4096, "--vocab", help="Vocabulary size to train, specials included."),
+    seed: int = typer.Option(0, "--seed", help="Training seed."),
+    single_strand: bool = typer.Option(False, "--single-strand", help="bpe: train on the given strand only."),
+    output: Optional[str] = typer.Option(None, "-o", "--output", help="Write the tokenizer JSON here."),
+) -> None:
+    require(kind in KIND_CHOICES, f"--kind must be one of {', '.join(KIND_CHOICES)}, got {kind!r}")
+    if train:
+        require(not inputs and not tokenizer and not stats, "--train takes no inputs, --tokenizer or --stats")
+        _train(list(train), kind, vocab, seed, single_strand, output)
+        return
+    tok = _tokenizer(kind, k, stride, tokenizer)
+    if output:
+        require(not inputs and not stats, "-o without --train saves the tokenizer and reads no input")
+        tok.save(output)
+        return
+    paths = paths_or_stdin(inputs)
+    if stats:
+        _stats(tok, paths)
+        return
+    with TsvWriter(["id", "n_bases", "n_tokens", "tokens"]) as out:
+        for batch in iter_batches(paths):
+            out.write_rows(_rows(tok, batch, ids))
