@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -151,3 +152,18 @@ def test_output_is_flushed_per_batch_so_head_sees_rows_before_input_ends(tmp_pat
     proc.stdout.read()
     assert proc.wait(timeout=60) == 0
     assert head[2].startswith(b"r0\t4\t")
+
+
+def test_no_input_with_a_terminal_on_stdin_is_a_usage_error_not_a_hang():
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "genotx", "stats"], stdin=follower, capture_output=True, env=genotx_env(), cwd=REPO, timeout=60
+        )
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().startswith("genotx: error: no input files and stdin is a terminal")

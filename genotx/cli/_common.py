@@ -19,6 +19,7 @@ from typing import Callable, List, Optional
 import typer
 
 from genotx.errors import GenotxError, InputError
+from genotx.io.reader import stdin_is_terminal
 from genotx.runtime import default_threads, settings
 
 try:  # typer >= 0.20 ships its own copy of click
@@ -128,4 +129,14 @@ def require(condition: bool, message: str) -> None:
 
 
 def paths_or_stdin(paths: Optional[List[str]]) -> list[str]:
-    return list(paths) if paths else ["-"]
+    """The input paths, or ``["-"]`` (stdin) when none are given.
+
+    With no paths and stdin a terminal, the user most likely forgot the input:
+    waiting for typed FASTA would look like a hang, so this is a usage error
+    (an explicit ``-`` still reads the terminal).
+    """
+    if paths:
+        return list(paths)
+    if stdin_is_terminal():
+        raise InputError("no input files and stdin is a terminal: name FASTA/FASTQ files or pipe them in ('-' reads the terminal)")
+    return ["-"]
