@@ -33,7 +33,7 @@ def compile_for_h100(kernel, element_type, constants, num_warps, num_stages):
     signature = {}
     for param in kernel.params:
         name = param.name
-        if param.is_constexpr:
+        if param.is_constexpr or name in constants:
             signature[name] = "constexpr"
         elif name in POINTER_TYPES:
             signature[name] = POINTER_TYPES[name]
@@ -73,4 +73,17 @@ def test_attention_kernels_compile_for_h100_within_shared_memory(kernel, pass_na
 def test_rope_kernel_compiles_for_h100(interleaved):
     constants = dict(HALF=64, BLOCK_L=32, BLOCK_HALF=64, INTERLEAVED=interleaved, BACKWARD=interleaved)
     compiled = compile_for_h100(rope_kernels._rope_kernel, "bf16", constants, 4, 1)
+    assert compiled.asm["cubin"]
+
+
+@pytest.mark.parametrize("kernel,pass_name", [
+    (attention_kernels._attention_forward, "forward"),
+    (attention_kernels._attention_backward_dkdv, "backward"),
+], ids=["forward", "dkdv"])
+def test_attention_kernels_compile_when_lengths_and_window_are_specialised_to_one(kernel, pass_name):
+    # Triton turns integer arguments equal to 1 into compile-time constants; the first step of
+    # generating from a one-token prompt has Lq = Lk = 1, and a window of one is legal.
+    constants, warps, stages = attention_constants(pass_name, 64, torch.float16, True)
+    constants.update(lq=1, lk=1, window_left=1, window_right=1, n_global=1)
+    compiled = compile_for_h100(kernel, "fp16", constants, warps, stages)
     assert compiled.asm["cubin"]

@@ -119,30 +119,18 @@ def _query_range(start_n, q_offset, lq, kv_len, window_left, window_right, n_glo
 
 
 @triton.jit
-def _forward_tile(acc, m_i, l_i, q, K, V, stride_kn, stride_vn, start_n, q_pos, p_lo, p_hi,
-                  lk, kv_len, qk_scale, slope, window_left, window_right, n_global,
-                  HEAD_DIM: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
-                  CAUSAL: tl.constexpr, HAS_ALIBI: tl.constexpr, HAS_WINDOW: tl.constexpr,
-                  HAS_GLOBAL: tl.constexpr, DOT_PRECISION: tl.constexpr):
-    """Fold one key block into the running (acc, row max m_i, row sum l_i)."""
-    k_pos = start_n + tl.arange(0, BLOCK_N)
-    offs_d = tl.arange(0, BLOCK_D)
-    tile = (k_pos[:, None] < lk) & (offs_d[None, :] < HEAD_DIM)
-    k = tl.load(K + k_pos[:, None] * stride_kn + offs_d[None, :], mask=tile, other=0.0)
-    v = tl.load(V + k_pos[:, None] * stride_vn + offs_d[None, :], mask=tile, other=0.0)
-    s = _scores(q, k, q_pos, k_pos, qk_scale, slope, HAS_ALIBI, DOT_PRECISION)
-    if _needs_mask(start_n, p_lo, p_hi, kv_len, window_left, window_right, BLOCK_N, CAUSAL, HAS_WINDOW):
-        allowed = _allowed(q_pos, k_pos, kv_len, window_left, window_right, n_global,
-                           CAUSAL, HAS_WINDOW, HAS_GLOBAL)
-        s = tl.where(allowed, s, float("-inf"))
-    m_new = tl.maximum(m_i, tl.max(s, 1))
-    # A row with no allowed key so far keeps m = -inf; subtract 0 there to avoid inf - inf.
-    m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
-    p = tl.math.exp2(s - m_safe[:, None])
-    alpha = tl.math.exp2(m_i - m_safe)
-    l_i = l_i * alpha + tl.sum(p, 1)
-    acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=DOT_PRECISION)
-    return acc, m_new, l_i
+def _program_setup(Slopes, Seqlens, n_heads, lq, lk,
+                   HAS_ALIBI: tl.constexpr, HAS_SEQLENS: tl.constexpr):
+    """(batch, head, query offset Lk - Lq, valid keys of the row, ALiBi slope * log2 e)."""
+    b = tl.program_id(1) // n_heads
+    h = tl.program_id(1) % n_heads
+    kv_len = lk
+    if HAS_SEQLENS:
+        kv_len = tl.load(Seqlens + b)
+    slope = 0.0
+    if HAS_ALIBI:
+        slope = tl.load(Slopes + h) * 1.4426950408889634
+    return b, h, lk - lq, kv_len, slope
 
 
 @triton.jit
@@ -157,15 +145,7 @@ def _attention_forward(
 ):
     """One program: BLOCK_M query rows of one (batch, head). Writes Out and LSE (base 2)."""
     start_m = tl.program_id(0) * BLOCK_M
-    b = tl.program_id(1) // n_heads
-    h = tl.program_id(1) % n_heads
-    q_offset = lk - lq
-    kv_len = lk
-    if HAS_SEQLENS:
-        kv_len = tl.load(Seqlens + b)
-    slope = 0.0
-    if HAS_ALIBI:
-        slope = tl.load(Slopes + h) * 1.4426950408889634
+    b, h, q_offset, kv_len, slope = _program_setup(Slopes, Seqlens, n_heads, lq, lk, HAS_ALIBI, HAS_SEQLENS)
     rows = start_m + tl.arange(0, BLOCK_M)
     q_pos = rows + q_offset
     p_lo = start_m + q_offset
@@ -182,16 +162,29 @@ def _attention_forward(
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     lo, hi, g_end = _key_range(p_lo, p_hi, kv_len, window_left, window_right, n_global,
                                BLOCK_N, CAUSAL, HAS_WINDOW)
-    for start_n in range(0, g_end, BLOCK_N):  # global keys left of the window
-        acc, m_i, l_i = _forward_tile(acc, m_i, l_i, q, K, V, stride_kn, stride_vn, start_n,
-                                      q_pos, p_lo, p_hi, lk, kv_len, qk_scale, slope,
-                                      window_left, window_right, n_global, HEAD_DIM, BLOCK_N,
-                                      BLOCK_D, CAUSAL, HAS_ALIBI, HAS_WINDOW, HAS_GLOBAL, DOT_PRECISION)
-    for start_n in range(lo, hi, BLOCK_N):
-        acc, m_i, l_i = _forward_tile(acc, m_i, l_i, q, K, V, stride_kn, stride_vn, start_n,
-                                      q_pos, p_lo, p_hi, lk, kv_len, qk_scale, slope,
-                                      window_left, window_right, n_global, HEAD_DIM, BLOCK_N,
-                                      BLOCK_D, CAUSAL, HAS_ALIBI, HAS_WINDOW, HAS_GLOBAL, DOT_PRECISION)
+    # Global keys left of the window first, then the keys the window and causal mask allow.
+    for phase in tl.static_range(2):
+        first = 0 if phase == 0 else lo
+        last = g_end if phase == 0 else hi
+        for start_n in range(first, last, BLOCK_N):
+            k_pos = start_n + tl.arange(0, BLOCK_N)
+            key_tile = (k_pos[:, None] < lk) & (offs_d[None, :] < HEAD_DIM)
+            k = tl.load(K + k_pos[:, None] * stride_kn + offs_d[None, :], mask=key_tile, other=0.0)
+            v = tl.load(V + k_pos[:, None] * stride_vn + offs_d[None, :], mask=key_tile, other=0.0)
+            s = _scores(q, k, q_pos, k_pos, qk_scale, slope, HAS_ALIBI, DOT_PRECISION)
+            if _needs_mask(start_n, p_lo, p_hi, kv_len, window_left, window_right, BLOCK_N,
+                           CAUSAL, HAS_WINDOW):
+                allowed = _allowed(q_pos, k_pos, kv_len, window_left, window_right, n_global,
+                                   CAUSAL, HAS_WINDOW, HAS_GLOBAL)
+                s = tl.where(allowed, s, float("-inf"))
+            m_new = tl.maximum(m_i, tl.max(s, 1))
+            # A row with no allowed key yet keeps m = -inf; subtract 0 there, not inf - inf.
+            m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+            p = tl.math.exp2(s - m_safe[:, None])
+            alpha = tl.math.exp2(m_i - m_safe)
+            l_i = l_i * alpha + tl.sum(p, 1)
+            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=DOT_PRECISION)
+            m_i = m_new
 
     valid = (q_pos < kv_len) & (l_i > 0)  # padded rows come out zero
     l_safe = tl.where(valid, l_i, 1.0)
@@ -231,15 +224,7 @@ def _attention_backward_dkdv(
 ):
     """One program: dk and dv of BLOCK_N keys, summed over the query blocks that see them."""
     start_n = tl.program_id(0) * BLOCK_N
-    b = tl.program_id(1) // n_heads
-    h = tl.program_id(1) % n_heads
-    q_offset = lk - lq
-    kv_len = lk
-    if HAS_SEQLENS:
-        kv_len = tl.load(Seqlens + b)
-    slope = 0.0
-    if HAS_ALIBI:
-        slope = tl.load(Slopes + h) * 1.4426950408889634
+    b, h, q_offset, kv_len, slope = _program_setup(Slopes, Seqlens, n_heads, lq, lk, HAS_ALIBI, HAS_SEQLENS)
     k_pos = start_n + tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
     key_tile = (k_pos[:, None] < lk) & (offs_d[None, :] < HEAD_DIM)
@@ -256,7 +241,7 @@ def _attention_backward_dkdv(
     dv = tl.zeros([BLOCK_N, BLOCK_D], dtype=tl.float32)
     lo, hi, g_end = _query_range(start_n, q_offset, lq, kv_len, window_left, window_right,
                                  n_global, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
-    # Global query rows above the window first, then the rows the window allows.
+    # Global query rows above the window first, then the rows the window and causal mask allow.
     for phase in tl.static_range(2):
         first = 0 if phase == 0 else lo
         last = g_end if phase == 0 else hi
@@ -298,15 +283,7 @@ def _attention_backward_dq(
 ):
     """One program: dq of BLOCK_M query rows, over the same key blocks as the forward pass."""
     start_m = tl.program_id(0) * BLOCK_M
-    b = tl.program_id(1) // n_heads
-    h = tl.program_id(1) % n_heads
-    q_offset = lk - lq
-    kv_len = lk
-    if HAS_SEQLENS:
-        kv_len = tl.load(Seqlens + b)
-    slope = 0.0
-    if HAS_ALIBI:
-        slope = tl.load(Slopes + h) * 1.4426950408889634
+    b, h, q_offset, kv_len, slope = _program_setup(Slopes, Seqlens, n_heads, lq, lk, HAS_ALIBI, HAS_SEQLENS)
     rows = start_m + tl.arange(0, BLOCK_M)
     q_pos = rows + q_offset
     p_lo = start_m + q_offset
