@@ -190,7 +190,7 @@ class ReadSimulator:
         t = self.genomes.taxa[taxon]
         name = _record_name(genome.record_ids[r])
         rid = f"r{number:06d}|taxon={t.label}|taxid={t.taxid or 'NA'}|strand={strand}|pos={pos}|seq={name}|errors={edits}"
-        return SimulatedRead(rid, _BASES[codes].tobytes().decode("ascii"), taxon, strand, pos, edits)
+        return SimulatedRead(rid, _BASES[codes].tobytes().decode("ascii"), taxon, strand, int(pos), int(edits))
 
     def reads(self, n: int, first: int = 1) -> Iterator[SimulatedRead]:
         """Yield ``n`` reads numbered from ``first``."""

@@ -1,0 +1,350 @@
+"""Taxon classification side by side: Kraken2, the k-mer baseline and `genotx predict`.
+
+One run builds a Kraken2 database from the shipped training genomes (minimal
+taxonomy written here: one node per species under the root), trains the
+k-mer logistic-regression baseline on reads simulated from the same genomes,
+and classifies the same read sets with every tool:
+
+- reads simulated from the training genomes at 0, 1, 3 and 5 % error;
+- reads simulated (0-3 % error) from the held-out strains (H. pylori SJM180,
+  S. aureus RF122, V. cholerae O395), whose species were trained on other strains;
+- the real Illumina reads in --real-reads (72 bp). Truth is the species whose
+  training genomes share the most 25-mers (either strand) with the read; reads
+  sharing none are "outside" (organisms not in the database: mostly honey bee
+  and human nuclear RNA); reads whose best species shares fewer than 4
+  25-mers or less than twice the next one's are "unclear" and left out. This truth
+  favours exact-match tools such as Kraken2, which should be kept in mind.
+
+Species-level accuracy counts an unclassified read as wrong; macro-F1 is over
+the true species of the set. For "outside" reads the table gives the fraction
+classified (false positives, lower is better). Speed is reads per second of
+the whole process on --threads threads (loading included) on a throughput set
+of 150 bp reads; peak RSS is the child process's maximum resident set.
+The baseline calls a read unclassified below --min-prob, like `predict`.
+
+    python bench/taxon.py            # a few minutes
+    python bench/taxon.py --full     # more reads per set
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# bench/ holds scripts named like standard modules (tokenize.py); keep them off the import path.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import numpy as np  # noqa: E402
+
+from genotx.io import iter_records  # noqa: E402
+from genotx.tasks.baselines import LinearBaseline  # noqa: E402
+from genotx.tasks.metrics import classification_metrics  # noqa: E402
+from genotx.tasks.simulate import ErrorModel, ReadSimulator, parse_truth, to_fastq  # noqa: E402
+from genotx.tasks.taxon import UNCLASSIFIED, encode, load_genomes, shipped_genomes, shipped_taxa  # noqa: E402
+
+REAL_READS = ["/work/shared/data/reads/SRR059298_subset-reads1-20000.fastq.gz",
+              "/work/shared/data/reads/ERR127302_1_subset.fastq.gz"]
+TRUTH_K = 25
+
+
+def simulate(genomes, n, rate, seed, path):
+    sim = ReadSimulator(genomes, length=150, errors=ErrorModel.parse(rate), seed=seed)
+    reads = list(sim.reads(n))
+    Path(path).write_text(to_fastq(reads))
+    return [r.id for r in reads], [parse_truth(r.id).taxon for r in reads]
+
+
+# --- Kraken2 ---------------------------------------------------------------------------
+
+def build_kraken_db(genomes, threads, cache: Path) -> tuple[Path, dict[int, str]]:
+    """Database with taxid 100 + i for species i (our own ids; one genome lacks an NCBI taxid)."""
+    taxids = {100 + i: t.label for i, t in enumerate(genomes.taxa)}
+    digest = hashlib.sha1("".join(f"{g.path}:{g.bp}:{g.taxon}" for g in genomes.genomes).encode()).hexdigest()[:12]
+    db = cache / f"kraken2-{digest}"
+    if (db / "hash.k2d").exists():
+        return db, taxids
+    tmp = Path(tempfile.mkdtemp(dir=cache, prefix="build-"))
+    (tmp / "taxonomy").mkdir()
+    with open(tmp / "taxonomy" / "names.dmp", "w") as names, open(tmp / "taxonomy" / "nodes.dmp", "w") as nodes:
+        names.write("1\t|\troot\t|\t\t|\tscientific name\t|\n")
+        nodes.write("1\t|\t1\t|\tno rank\t|\n")
+        for taxid, label in taxids.items():
+            names.write(f"{taxid}\t|\t{label.replace('_', ' ')}\t|\t\t|\tscientific name\t|\n")
+            nodes.write(f"{taxid}\t|\t1\t|\tspecies\t|\n")
+    library = tmp / "genomes.fa"
+    with open(library, "w") as out:
+        for g in genomes.genomes:
+            for rid, codes in zip(g.record_ids, g.records):
+                seq = np.frombuffer(b"ACGTN", dtype=np.uint8)[codes].tobytes().decode()
+                out.write(f">{rid.replace('|', '_')}|kraken:taxid|{100 + g.taxon}\n{seq}\n")
+    run = dict(check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run(["kraken2-build", "--add-to-library", str(library), "--db", str(tmp), "--no-masking"], **run)
+    subprocess.run(["kraken2-build", "--build", "--db", str(tmp), "--threads", str(threads)], **run)
+    library.unlink()
+    shutil.rmtree(db, ignore_errors=True)
+    os.replace(tmp, db)
+    return db, taxids
+
+
+def timed(cmd, stdout_path) -> tuple[float, float]:
+    """Run ``cmd`` with stdout to a file; return (wall seconds, peak RSS in MB).
+
+    GNU time measures the peak RSS: a child forked straight from this (large)
+    process would report this process's memory as its own high-water mark.
+    """
+    rss_path = f"{stdout_path}.rss"
+    start = time.perf_counter()
+    with open(stdout_path, "w") as out:
+        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_path, *map(str, cmd)], stdout=out,
+                              stderr=subprocess.PIPE)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(map(str, cmd))}\n{done.stderr.decode()[-2000:]}")
+    return wall, int(Path(rss_path).read_text().split()[-1]) / 1024
+
+
+def kraken(db, taxids, fastq, threads, work):
+    out = work / "kraken.out"
+    wall, rss = timed(["kraken2", "--db", str(db), "--threads", str(threads), str(fastq)], out)
+    calls = {}
+    for line in open(out):
+        status, rid, taxid = line.split("\t")[:3]
+        calls[rid] = taxids.get(int(taxid), UNCLASSIFIED) if status == "C" else UNCLASSIFIED
+    return calls, wall, rss
+
+
+# --- k-mer baseline, run in a child process so that speed and memory are its own --------
+
+def baseline_child(model_path, fastq, min_prob):
+    model = LinearBaseline.load(model_path)
+    out = sys.stdout
+    ids, seqs = [], []
+    for rec in iter_records([fastq]):
+        ids.append(rec.id)
+        seqs.append(rec.seq)
+        if len(ids) == 8192:
+            _baseline_write(model, ids, seqs, min_prob, out)
+            ids, seqs = [], []
+    _baseline_write(model, ids, seqs, min_prob, out)
+
+
+def _baseline_write(model, ids, seqs, min_prob, out):
+    if not ids:
+        return
+    probs = model.predict_proba(seqs)
+    best = probs.argmax(axis=1)
+    for rid, b, p in zip(ids, best, probs[np.arange(len(best)), best]):
+        out.write(f"{rid}\t{model.classes[b] if p >= min_prob else UNCLASSIFIED}\n")
+
+
+def baseline(model_path, fastq, threads, min_prob, work):
+    out = work / "baseline.out"
+    env_cmd = [sys.executable, __file__, "--baseline-child", str(model_path), str(fastq), str(min_prob)]
+    os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
+    wall, rss = timed(env_cmd, out)
+    return dict(line.rstrip("\n").split("\t") for line in open(out)), wall, rss
+
+
+def genotx_predict_problem(work) -> str:
+    """Why `genotx predict --task taxon` cannot run here ('' when it can)."""
+    from genotx.cli import COMMANDS
+
+    if not any(name == "predict" for name, _ in COMMANDS):
+        return "genotx predict does not exist yet in this build"
+    probe = work / "probe.fq"
+    probe.write_text("@probe\n" + "ACGT" * 38 + "\n+\n" + "I" * 152 + "\n")
+    cmd = [sys.executable, "-m", "genotx", "-q", "predict", "--task", "taxon", str(probe)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    return "" if done.returncode == 0 else (done.stderr.strip().splitlines() or ["failed"])[-1]
+
+
+def genotx_predict(fastq, threads, work):
+    out = work / "predict.out"
+    cmd = [sys.executable, "-m", "genotx", "-t", str(threads), "-q", "predict", "--task", "taxon", str(fastq)]
+    wall, rss = timed(cmd, out)
+    calls = {}
+    for line in open(out):
+        if line.startswith("#") or line.startswith("read_id\t"):
+            continue
+        fields = line.rstrip("\n").split("\t")
+        calls[fields[0]] = fields[1]
+    return calls, wall, rss
+
+
+# --- truth of the real reads -------------------------------------------------------------
+
+def _canonical_kmers(codes: np.ndarray, k: int) -> np.ndarray:
+    n = len(codes) - k + 1
+    if n <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    fwd = np.zeros(n, dtype=np.uint64)
+    rev = np.zeros(n, dtype=np.uint64)
+    has_n = np.zeros(n, dtype=bool)
+    c = codes.astype(np.uint64)
+    for j in range(k):
+        part = c[j : j + n]
+        has_n |= part == 4
+        fwd = fwd * np.uint64(4) + np.minimum(part, np.uint64(3))
+        rev = rev + ((np.uint64(3) - np.minimum(part, np.uint64(3))) << np.uint64(2 * j))
+    return np.minimum(fwd, rev)[~has_n]
+
+
+def kmer_tables(genomes, cache: Path) -> list[np.ndarray]:
+    """Sorted canonical 25-mers of each taxon's genomes (cached on disk as .npy)."""
+    digest = hashlib.sha1("".join(f"{g.path}:{g.bp}:{g.taxon}" for g in genomes.genomes).encode()).hexdigest()[:12]
+    tables = []
+    for t, taxon in enumerate(genomes.taxa):
+        path = cache / f"kmers{TRUTH_K}-{digest}-{t}.npy"
+        if not path.exists():
+            parts = [_canonical_kmers(c, TRUTH_K) for g in genomes.genomes if g.taxon == t for c in g.records]
+            np.save(f"{path}.tmp.npy", np.unique(np.concatenate(parts)))
+            os.replace(f"{path}.tmp.npy", path)
+        tables.append(np.load(path))
+    return tables
+
+
+def real_truth(labels, tables, reads) -> list[str]:
+    """The species sharing the most 25-mers with each read, if clearly ahead.
+
+    Clearly ahead: at least 4 shared 25-mers and at least twice as many as the
+    next species. 'outside': no 25-mer shared with any training genome;
+    'unclear' (left out of accuracy): the rest, i.e. near-ties such as
+    DWV/VDV-1 recombinants, and chance hits of a few 25-mers.
+    """
+    read_kmers = [_canonical_kmers(encode(seq), TRUTH_K) for seq in reads]
+    sizes = np.array([len(k) for k in read_kmers])
+    owner = np.repeat(np.arange(len(reads)), sizes)
+    kmers = np.concatenate(read_kmers)
+    hits = np.zeros((len(reads), len(tables)), dtype=np.int64)
+    for t, table in enumerate(tables):
+        idx = np.searchsorted(table, kmers).clip(max=len(table) - 1)
+        hits[:, t] = np.bincount(owner[table[idx] == kmers], minlength=len(reads))
+    truth = []
+    ranked = np.sort(hits, axis=1)
+    for row, top, second in zip(hits, ranked[:, -1], ranked[:, -2]):
+        if top == 0:
+            truth.append("outside")
+        elif top < 4 or top < 2 * second:
+            truth.append("unclear")
+        else:
+            truth.append(labels[int(row.argmax())])
+    return truth
+
+
+# --- the run --------------------------------------------------------------------------------
+
+def score(calls, ids, truth, classes):
+    pred = [calls.get(i, UNCLASSIFIED) for i in ids]
+    judged = [(t, p) for t, p in zip(truth, pred) if t not in ("outside", "unclear")]
+    out = {}
+    if judged:
+        t, p = zip(*judged)
+        out = classification_metrics(list(t), list(p), classes=sorted(set(t)))
+    outside = [p for t, p in zip(truth, pred) if t == "outside"]
+    out["outside_classified"] = float(np.mean([p != UNCLASSIFIED for p in outside])) if outside else None
+    out["classified"] = float(np.mean([p != UNCLASSIFIED for p in pred]))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", action="store_true", help="larger read sets (slower)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--min-prob", type=float, default=0.5)
+    ap.add_argument("--real-reads", nargs="*", default=REAL_READS)
+    ap.add_argument("--cache", default=os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "genotx-bench"))
+    ap.add_argument("--baseline-child", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.baseline_child:
+        model, fastq, min_prob = args.baseline_child
+        return baseline_child(model, fastq, float(min_prob))
+
+    n_eval, n_speed, n_train = (10000, 100000, 10000) if args.full else (2000, 20000, 2000)
+    taxa = str(shipped_taxa())
+    train = load_genomes(shipped_genomes("train"), taxa=taxa)
+    heldout = load_genomes(shipped_genomes("heldout"), taxa=taxa)
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="genotx-bench-taxon-"))
+    t0 = time.perf_counter()
+    db, taxids = build_kraken_db(train, args.threads, cache)
+    print(f"kraken2 database: {db} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+
+    t0 = time.perf_counter()
+    train_sim = ReadSimulator(train, length=150, errors=ErrorModel(), seed=12345)
+    reads = list(train_sim.reads(n_train * len(train.taxa)))
+    model = LinearBaseline(features="kmer", k=5).fit([r.seq for r in reads], np.array([r.taxon for r in reads]),
+                                                     train.labels())
+    model_path = work / "baseline.safetensors"
+    model.save(str(model_path))
+    print(f"k-mer baseline trained on {len(reads)} reads ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+
+    sets = []
+    for i, rate in enumerate(["0", "0.01", "0.03", "0.05"]):
+        path = work / f"sim{rate}.fq"
+        sets.append((f"simulated {float(rate) * 100:.0f}% error", path, *simulate(train, n_eval, rate, 100 + i, path)))
+    path = work / "heldout.fq"
+    sets.append(("held-out strains, 0-3% error", path, *simulate(heldout, n_eval, "0-0.03", 200, path)))
+    tables = kmer_tables(train, cache) if args.real_reads else []
+    for k, real in enumerate(args.real_reads):
+        records = list(iter_records([real]))
+        path = work / f"real{k}.fq"
+        path.write_text("".join(f"@{r.id}\n{r.seq}\n+\n{r.qual}\n" for r in records))
+        sets.append((f"real {Path(real).name.split('.')[0]}", path, [r.id for r in records],
+                     real_truth(train.labels(), tables, [r.seq for r in records])))
+    print(f"read sets ready ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    speed_path = work / "speed.fq"
+    simulate(train, n_speed, "0.01", 300, speed_path)
+
+    tools = [("kraken2", lambda fq: kraken(db, taxids, fq, args.threads, work)),
+             ("kmer-LR", lambda fq: baseline(model_path, fq, args.threads, args.min_prob, work))]
+    problem = genotx_predict_problem(work)
+    note = f"genotx predict column skipped: {problem}" if problem else ""
+    if not problem:
+        tools.append(("genotx", lambda fq: genotx_predict(fq, args.threads, work)))
+    report(sets, tools, speed_path, n_speed, args.threads, note)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def _fmt(x, pct=False):
+    return "NA" if x is None else f"{100 * x:.1f}%" if pct else f"{x:.3f}"
+
+
+def report(sets, tools, speed_path, n_speed, threads, note):
+    names = [name for name, _ in tools]
+    head = ["read set", "n", "judged"] + [f"{n} {m}" for n in names for m in ("acc", "F1")]
+    print("\t".join(head))
+    outside_rows = []
+    for label, path, ids, truth in sets:
+        results = [score(run(path)[0], ids, truth, None) for _, run in tools]
+        judged = sum(t not in ("outside", "unclear") for t in truth)
+        cells = [label, str(len(ids)), str(judged)]
+        for r in results:
+            cells += [_fmt(r.get("accuracy")), _fmt(r.get("macro_f1"))]
+        print("\t".join(cells), flush=True)
+        if any(t == "outside" for t in truth):
+            outside_rows.append((label, sum(t == "outside" for t in truth), [r["outside_classified"] for r in results]))
+    for label, n_out, fractions in outside_rows:
+        shown = ", ".join(f"{n} {_fmt(f, pct=True)}" for n, f in zip(names, fractions))
+        print(f"# {label}: {n_out} reads share no 25-mer with the training genomes; classified anyway: {shown}")
+    print(f"# speed on {n_speed} simulated 150 bp reads, {threads} threads, whole process (loading included):")
+    base = None
+    for name, run in tools:
+        _, wall, rss = run(speed_path)
+        rate = n_speed / wall
+        base = base or rate
+        print(f"#   {name:8s} {rate:10.0f} reads/s ({rate / base:.2f}x kraken2)   peak RSS {rss:7.0f} MB")
+    if note:
+        print(f"# {note}")
+
+
+if __name__ == "__main__":
+    main()

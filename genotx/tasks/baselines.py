@@ -1,0 +1,181 @@
+"""Simple baselines reported beside every model accuracy, on the same split.
+
+- k-mer spectrum + logistic regression: each sequence becomes the frequency
+  vector of its canonical k-mers (a k-mer and its reverse complement are one
+  feature, so both strands of a read look alike); k-mers with N are skipped.
+- one-hot + logistic regression (equal-length sets such as splice sites),
+  where the signal is positional and a k-mer spectrum would lose it.
+- ridge regression on the k-mer spectrum for expression values.
+
+The fitted weights are plain arrays, saved as safetensors + JSON, and
+prediction is a matrix product in numpy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from genotx.errors import InputError
+
+_CODES = np.full(256, 4, dtype=np.uint8)
+for _i, _c in enumerate(b"ACGT"):
+    _CODES[_c] = _i
+
+
+def _canonical_columns(k: int) -> tuple[np.ndarray, int]:
+    """Column of each k-mer index after merging reverse complements, and the column count."""
+    index = np.arange(4**k, dtype=np.int64)
+    rc = np.zeros_like(index)
+    rest = index.copy()
+    for _ in range(k):  # complement = 3 - base, read backwards
+        rc = rc * 4 + (3 - rest % 4)
+        rest //= 4
+    canonical = np.minimum(index, rc)
+    reps, column = np.unique(canonical, return_inverse=True)
+    return column, len(reps)
+
+
+def kmer_profiles(seqs: list[str], k: int = 6, canonical: bool = True):
+    """Sparse (n, features) matrix of k-mer frequencies per sequence (rows sum to 1).
+
+    Example: ``kmer_profiles(["ACGTAC", "GTACGT"], k=3).shape == (2, 32)``.
+    """
+    from scipy.sparse import csr_matrix
+
+    lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+    codes = _CODES[np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)].astype(np.int64)
+    row_of = np.repeat(np.arange(len(seqs)), lengths)
+    start_of = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    n_kmers = len(codes) - k + 1
+    if n_kmers > 0:
+        kmer = np.zeros(n_kmers, dtype=np.int64)
+        is_n = np.zeros(n_kmers, dtype=bool)
+        for j in range(k):
+            part = codes[j : j + n_kmers]
+            kmer = kmer * 4 + np.minimum(part, 3)
+            is_n |= part == 4
+        # A k-mer is kept when it lies inside one sequence and has no N.
+        pos = np.arange(n_kmers)
+        keep = (~is_n) & (pos - start_of[:n_kmers] + k <= lengths[row_of[:n_kmers]])
+        rows, kmer = row_of[:n_kmers][keep], kmer[keep]
+    else:
+        rows, kmer = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if canonical:
+        column, width = _canonical_columns(k)
+        kmer = column[kmer]
+    else:
+        width = 4**k
+    counts = csr_matrix((np.ones(len(kmer)), (rows, kmer)), shape=(len(seqs), width))
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    totals[totals == 0] = 1
+    return csr_matrix(counts.multiply(1 / totals[:, None]))
+
+
+def onehot_features(seqs: list[str]) -> np.ndarray:
+    """(n, 4 * length) one-hot matrix; N is all zeros; sequences must have equal length."""
+    lengths = {len(s) for s in seqs}
+    if len(lengths) != 1:
+        raise InputError(f"one-hot features need sequences of one length, found lengths {sorted(lengths)[:5]}")
+    codes = _CODES[np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)].reshape(len(seqs), -1)
+    eye = np.vstack([np.eye(4, dtype=np.float32), np.zeros((1, 4), dtype=np.float32)])
+    return eye[codes].reshape(len(seqs), -1)
+
+
+def _features(seqs: list[str], kind: str, k: int):
+    if kind == "kmer":
+        return kmer_profiles(seqs, k=k)
+    if kind == "onehot":
+        return onehot_features(seqs)
+    raise InputError(f"unknown baseline features {kind!r} (choose kmer or onehot)")
+
+
+class LinearBaseline:
+    """Logistic regression (classes) or ridge (values) on k-mer or one-hot features.
+
+    Example::
+
+        model = LinearBaseline(features="kmer", k=5).fit(train_seqs, train_labels, classes)
+        probs = model.predict_proba(test_seqs)            # (n, len(classes))
+    """
+
+    def __init__(self, *, features: str = "kmer", k: int = 5, c: float = 10.0, max_iter: int = 100, seed: int = 0):
+        self.features, self.k, self.c, self.max_iter, self.seed = features, k, c, max_iter, seed
+        self.classes: list[str] | None = None
+        self.coef = self.intercept = None
+
+    def fit(self, seqs: list[str], labels: np.ndarray, classes: list[str]) -> "LinearBaseline":
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression
+
+        # k-mer frequencies are small numbers; scaling by the feature count puts them near 1.
+        x = _features(seqs, self.features, self.k) * self._scale()
+        with warnings.catch_warnings():
+            # A capped number of iterations is a deliberate speed/accuracy trade-off here.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fit = LogisticRegression(C=self.c, max_iter=self.max_iter, random_state=self.seed).fit(x, labels)
+        coef, intercept = fit.coef_, fit.intercept_
+        if len(fit.classes_) == 2 and coef.shape[0] == 1:  # sklearn keeps one row for 2 classes
+            coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
+        self.coef = np.zeros((len(classes), coef.shape[1]), dtype=np.float32)
+        self.intercept = np.full(len(classes), -1e4, dtype=np.float32)  # classes absent from training
+        self.coef[fit.classes_] = coef
+        self.intercept[fit.classes_] = intercept
+        self.classes = list(classes)
+        return self
+
+    def _scale(self) -> float:
+        return float(self.coef_width()) if self.features == "kmer" else 1.0
+
+    def coef_width(self) -> int:
+        return _canonical_columns(self.k)[1]
+
+    def predict_proba(self, seqs: list[str]) -> np.ndarray:
+        x = _features(seqs, self.features, self.k) * self._scale()
+        logits = np.asarray(x @ self.coef.T) + self.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        return probs / probs.sum(axis=1, keepdims=True)
+
+    def predict(self, seqs: list[str]) -> list[str]:
+        return [self.classes[i] for i in self.predict_proba(seqs).argmax(axis=1)]
+
+    def save(self, path: str) -> None:
+        """Write weights (safetensors) with the settings as metadata, atomically."""
+        from safetensors.numpy import save_file
+
+        meta = {"features": self.features, "k": self.k, "c": self.c, "classes": self.classes}
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        os.close(fd)
+        save_file({"coef": self.coef, "intercept": self.intercept}, tmp, metadata={"baseline": json.dumps(meta)})
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str) -> "LinearBaseline":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(path, framework="numpy") as f:
+                meta = json.loads(f.metadata()["baseline"])
+                coef, intercept = f.get_tensor("coef"), f.get_tensor("intercept")
+        except (OSError, KeyError, ValueError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}: not a genotx baseline ({exc})") from None
+        model = cls(features=meta["features"], k=meta["k"], c=meta["c"])
+        model.classes, model.coef, model.intercept = meta["classes"], coef, intercept
+        return model
+
+
+def ridge_baseline(train_seqs: list[str], train_values: np.ndarray, test_seqs: list[str], k: int = 4,
+                   alpha: float = 1.0) -> np.ndarray:
+    """Predicted values of ``test_seqs`` from a ridge regression on k-mer spectra."""
+    from sklearn.linear_model import Ridge
+
+    width = _canonical_columns(k)[1]
+    fit = Ridge(alpha=alpha).fit(kmer_profiles(train_seqs, k=k) * width, train_values)
+    return fit.predict(kmer_profiles(test_seqs, k=k) * width)
