@@ -45,12 +45,44 @@ def _train(train: List[str], kind: str, vocab: int, seed: int, single_strand: bo
     info(f"trained {kind} tokenizer: {tok.vocab_size} tokens from {bases / 1e6:.2f} Mbp -> {output}")
 
 
-def _rows(tok, batch, as_ids: bool):
-    encoded = tok.encode_batch(batch.seqs)
-    strings = tok._strings
-    for rid, seq, ids in zip(batch.ids, batch.seqs, encoded):
-        text = " ".join(map(str, ids.tolist())) if as_ids else " ".join(strings[ids].tolist())
-        yield rid, len(seq), len(ids), text
+class _TokenText:
+    """Writes the tokens column of a whole batch with array operations, not per token.
+
+    Every token's text (its string, or its id with --ids) sits in one byte buffer;
+    the column is gathered from it with a space after each token and a newline
+    after each read's last token, then split into one string per read.
+    """
+
+    def __init__(self, tok, as_ids: bool):
+        texts = [str(i) for i in range(tok.vocab_size)] if as_ids else tok.vocab
+        self.length = np.array([len(t) for t in texts], dtype=np.int64)
+        self.start = np.cumsum(self.length) - self.length
+        self.buffer = np.frombuffer(("".join(texts) + " ").encode("ascii"), dtype=np.uint8)
+
+    def column(self, ids: np.ndarray, counts: np.ndarray) -> list[str]:
+        if not ids.size:
+            return [""] * len(counts)
+        width = self.length[ids] + 1
+        out_start = np.cumsum(width) - width
+        source = np.repeat(self.start[ids] - out_start, width) + np.arange(int(width.sum()))
+        out = self.buffer[source]
+        ends = out_start + width - 1
+        out[ends] = ord(" ")
+        out[ends[np.cumsum(counts[counts > 0]) - 1]] = ord("\n")
+        texts = out.tobytes().decode("ascii").split("\n")[:-1]
+        if (counts == 0).any():  # only an empty sequence has no token
+            it = iter(texts)
+            texts = [next(it) if c else "" for c in counts.tolist()]
+        return texts
+
+
+def _write_batch(out: TsvWriter, text: _TokenText, tok, batch) -> None:
+    ids, counts = tok.encode_flat(batch.seqs)
+    lengths = map(str, map(len, batch.seqs))
+    lines = map("\t".join, zip(batch.ids, lengths, map(str, counts.tolist()), text.column(ids, counts)))
+    out.start()  # header first; rows are already clean TSV (ids never hold tabs)
+    out.stream.write("\n".join(lines) + "\n")
+    out.stream.flush()
 
 
 def _stats(tok, paths: list[str]):
@@ -101,6 +133,8 @@ def run(
     if stats:
         _stats(tok, paths)
         return
+    text = _TokenText(tok, ids)
     with TsvWriter(["id", "n_bases", "n_tokens", "tokens"]) as out:
         for batch in iter_batches(paths):
-            out.write_rows(_rows(tok, batch, ids))
+            if len(batch):
+                _write_batch(out, text, tok, batch)

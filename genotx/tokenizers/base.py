@@ -104,6 +104,13 @@ class Tokenizer:
     def encode_batch(self, seqs: Iterable[str]) -> list[np.ndarray]:
         return [self.encode(s) for s in seqs]
 
+    def encode_flat(self, seqs: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """All ids of a batch back to back, and the number of tokens of each sequence
+        (what `encode_batch` gives, without one array per sequence)."""
+        encoded = self.encode_batch(seqs)
+        counts = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        return (np.concatenate(encoded) if encoded else np.zeros(0, dtype=np.int32)), counts
+
     def decode(self, ids) -> str:
         ids = np.asarray(ids, dtype=np.int64)
         ids = ids[ids >= FIRST_BASE_ID]

@@ -110,8 +110,7 @@ class BpeTokenizer(Tokenizer):
         from tokenizers import Tokenizer as LibraryTokenizer
         from tokenizers import models
 
-        # Reads are short and mostly distinct, so the library's word cache would only cost memory.
-        model = models.BPE(vocab=dict(self.index), merges=self.merges, cache_capacity=0)
+        model = models.BPE(vocab=dict(self.index), merges=self.merges)
         self._library = LibraryTokenizer(model)
 
     @classmethod

@@ -66,6 +66,10 @@ class CharTokenizer(Tokenizer):
         codes, lengths = _joined_codes(seqs)
         return _split(codes.astype(np.int32) + FIRST_BASE_ID, lengths)
 
+    def encode_flat(self, seqs) -> tuple[np.ndarray, np.ndarray]:
+        codes, lengths = _joined_codes(list(seqs))
+        return codes.astype(np.int32) + FIRST_BASE_ID, lengths
+
     def decode(self, ids) -> str:
         ids = np.asarray(ids, dtype=np.int64)
         ids = ids[ids >= FIRST_BASE_ID]
@@ -154,6 +158,10 @@ class KmerTokenizer(Tokenizer):
     def encode_batch(self, seqs) -> list[np.ndarray]:
         ids, _, counts = self._encode_joined(list(seqs))
         return _split(ids, counts)
+
+    def encode_flat(self, seqs) -> tuple[np.ndarray, np.ndarray]:
+        ids, _, counts = self._encode_joined(list(seqs))
+        return ids, counts
 
     def offsets(self, seq: str) -> np.ndarray:
         ids, starts, _ = self._encode_joined([seq])
