@@ -1,8 +1,8 @@
 """Tokenizer benchmark: encode throughput, `genotx tokenize` vs the bare reader,
 training time, and bpe vs rcbpe compression.
 
-    python bench/tokenize.py            # ~3-5 minutes on 2 cores: 1 Mbp slices
-    python bench/tokenize.py --full     # whole genomes for training and compression
+    python bench/tokenization.py            # ~3-5 minutes on 2 cores: 1 Mbp slices
+    python bench/tokenization.py --full     # whole genomes for training and compression
 
 Targets (docs/tokenizers.md): char/kmer >= 50 Mbp/s, bpe/rcbpe >= 5 Mbp/s,
 `genotx tokenize` >= 0.7x the bare reader's reads/s, training on 5 Mbp <= 60 s.
@@ -151,7 +151,7 @@ def main() -> None:
             "rcbpe 4096": train_tokenizer("rcbpe", [train_path], vocab_size=4096),
         }
         test = saureus[:2_000_000]
-        print("# bench/tokenize.py (bpe/rcbpe trained on E. coli, encoding S. aureus)")
+        print("# bench/tokenization.py (bpe/rcbpe trained on E. coli, encoding S. aureus)")
         encode_throughput(tokenizers, test)
         end_to_end(saureus[:3_000_000], folder)
         training_time((ecoli + saureus)[:5_000_000] if args.full else ecoli[:1_000_000], folder)
