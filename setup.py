@@ -1,16 +1,34 @@
 """Package layout: `genotx/` plus the top-level `kernels/` installed as `genotx.kernels`.
 
 The mapping keeps the kernel library importable as `genotx.kernels` without
-clashing with the unrelated PyPI package named `kernels`.
+clashing with the unrelated PyPI package named `kernels`. The shipped data
+(`data/`: genomes, labelled sets) and default models (`models/<name>/`) are
+installed under `<prefix>/share/genotx/`, where `genotx.tasks.data_path` and
+`genotx.train.predict.default_model` look when the package is not run from a
+checkout.
 """
+
+import os
 
 from setuptools import find_packages, setup
 
 packages = find_packages(include=["genotx", "genotx.*"])
 packages += ["genotx.kernels"] + [f"genotx.kernels.{p}" for p in find_packages("kernels")]
 
+
+def shipped_files(top: str, only_dirs: bool = False) -> list[tuple[str, list[str]]]:
+    """(install dir, files) pairs for every folder under `top` (only its subfolders if `only_dirs`)."""
+    pairs = []
+    for root, _, files in sorted(os.walk(top)):
+        if only_dirs and root == top:
+            continue
+        if files:
+            pairs.append((os.path.join("share", "genotx", root), sorted(os.path.join(root, f) for f in files)))
+    return pairs
+
+
 setup(
     packages=packages,
     package_dir={"genotx": "genotx", "genotx.kernels": "kernels"},
-    package_data={"genotx": ["data/*", "data/**/*"]},
+    data_files=shipped_files("data") + shipped_files("models", only_dirs=True),
 )
