@@ -61,6 +61,7 @@ COMMANDS = [
     ("finetune", "finetune"),
     ("predict", "predict"),
     ("presets", "presets"),
+    ("grid", "grid"),
     ("tokenize", "tokenize"),
 ]
 
