@@ -7,19 +7,24 @@ forward, backward, AdamW). Prints a table with ratios against mlm/attention/fp32
 
     python bench/pretrain.py            # a few minutes on 2 CPU cores
     python bench/pretrain.py --full     # more steps, longer windows
+    python bench/pretrain.py --limit 600  # let slow mixers (mamba's CPU scan) finish
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import resource
-import subprocess
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# bench/tokenize.py would shadow the standard library's tokenize module (imported by torch).
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.join(ROOT, "bench")]
+sys.path.insert(0, ROOT)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
 GENOME = os.path.join(ROOT, "examples", "pretrain_saureus.fa.gz")
 TRACKS = os.path.join(ROOT, "examples", "pretrain_tracks.tsv")
 OBJECTIVES = ["mlm", "ar", "contrastive", "multitask", "mlm+contrastive"]
@@ -64,9 +69,12 @@ def one(objective: str, mixer: str, bf16: bool, steps: int, seq_len: int) -> dic
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def run_child(objective: str, mixer: str, bf16: bool, steps: int, seq_len: int) -> dict:
+def run_child(objective: str, mixer: str, bf16: bool, steps: int, seq_len: int, limit: float) -> dict:
     cmd = [sys.executable, __file__, "--one", objective, mixer, str(int(bf16)), str(steps), str(seq_len)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return {"error": f"over {limit:.0f} s"}
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["?"])[-1]
         return {"error": tail[:60]}
@@ -76,6 +84,7 @@ def run_child(objective: str, mixer: str, bf16: bool, steps: int, seq_len: int) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="10 timed steps of 1 kb windows")
+    parser.add_argument("--limit", type=float, default=60.0, help="seconds allowed per configuration")
     parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -87,19 +96,26 @@ def main() -> None:
     results = {}
     for objective, mixer in grid:
         for bf16 in (False, True):
-            results[objective, mixer, bf16] = run_child(objective, mixer, bf16, steps, seq_len)
-    ref = results["mlm", "attention", False].get("tokens_per_s")
+            results[objective, mixer, bf16] = run_child(objective, mixer, bf16, steps, seq_len, args.limit)
+    ref = results["mlm", "attention", False].get("tokens_per_s")  # None when the reference failed
     print(f"# pretrain throughput: 6 layers, d=256, batch 8 x {seq_len} bp char tokens, {steps} timed steps, "
           f"{os.cpu_count()} CPU(s), torch threads default")
     print("objective\tmixer\tfp32_tok_s\tbf16_tok_s\tbf16/fp32\tfp32/ref\tpeak_rss_fp32_mb\tpeak_rss_bf16_mb")
     for objective, mixer in grid:
         a, b = results[objective, mixer, False], results[objective, mixer, True]
-        if "error" in a or "error" in b:
-            print(f"{objective}\t{mixer}\terror: {a.get('error') or b.get('error')}")
-            continue
-        print(f"{objective}\t{mixer}\t{a['tokens_per_s']:.0f}\t{b['tokens_per_s']:.0f}\t"
-              f"{b['tokens_per_s'] / a['tokens_per_s']:.2f}\t{a['tokens_per_s'] / ref:.2f}\t"
-              f"{a['peak_rss_mb']:.0f}\t{b['peak_rss_mb']:.0f}")
+        print("\t".join([objective, mixer, _cell(a, "tokens_per_s"), _cell(b, "tokens_per_s"),
+                         _ratio(b, a), _ratio(a, {"tokens_per_s": ref} if ref else {}),
+                         _cell(a, "peak_rss_mb"), _cell(b, "peak_rss_mb")]))
+
+
+def _cell(result: dict, key: str) -> str:
+    return f"{result[key]:.0f}" if key in result else f"({result.get('error', 'failed')})"
+
+
+def _ratio(top: dict, bottom: dict) -> str:
+    if "tokens_per_s" in top and "tokens_per_s" in bottom:
+        return f"{top['tokens_per_s'] / bottom['tokens_per_s']:.2f}"
+    return "NA"
 
 
 if __name__ == "__main__":

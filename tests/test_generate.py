@@ -10,8 +10,6 @@ import pytest
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 GENOME = os.path.join(DATA, "pretrain_saureus.fa.gz")
-TINY = ["--d-model", "32", "--layers", "2", "--heads", "2", "--seq-len", "64", "--batch-size", "4",
-        "--eval-windows", "8", "--max-steps", "3", "--lr", "0.01"]
 ENV = {**os.environ, "GENOTX_THREADS": "1"}
 
 
@@ -22,12 +20,18 @@ def genotx(*args, stdin: bytes | None = None):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
+    """Three tiny runs, trained in this process (the pretrain command has its own end-to-end tests)."""
+    from genotx.runtime import settings
+    from genotx.train.config import TrainConfig
+    from genotx.train.loop import pretrain
+
+    settings.quiet = True
     root = tmp_path_factory.mktemp("gen")
+    tiny = dict(d_model=32, n_layers=2, n_heads=2, seq_len=64, batch_size=4, eval_windows=8, max_steps=3, lr=0.01)
     made = {}
-    for name, args in {"ar": ["--objective", "ar", "--rc-aug"], "ar_kmer": ["--objective", "ar", "--tokenizer", "kmer3"],
-                       "mlm": ["--objective", "mlm", "--max-steps", "1"]}.items():
-        done = genotx("pretrain", GENOME, *TINY, *args, "-o", str(root / name))
-        assert done.returncode == 0, done.stderr.decode()
+    for name, extra in {"ar": dict(objective="ar", rc_aug=True), "ar_kmer": dict(objective="ar", tokenizer="kmer3"),
+                        "mlm": dict(objective="mlm", max_steps=1)}.items():
+        pretrain(TrainConfig(**{**tiny, **extra}), [GENOME], str(root / name))
         made[name] = str(root / name)
     return made
 

@@ -125,3 +125,14 @@ def test_existing_run_is_not_overwritten_without_resume(tmp_path):
     (run_dir / "checkpoints" / "step-00000001" / "train_state.json").write_text("{}")
     done = genotx("pretrain", GENOME, "--max-steps", "1", "-o", str(run_dir))
     assert done.returncode == 2 and "already holds a run" in done.stderr.decode()
+
+
+def test_preset_supplies_settings_and_explicit_flags_override_it(tmp_path):
+    run_dir = str(tmp_path / "p")
+    done = genotx("pretrain", GENOME, "--preset", "taxon-tiny", "--d-model", "32", "--heads", "2", "--max-steps", "2",
+                  "--batch-size", "4", "--eval-windows", "8", "-o", run_dir)
+    assert done.returncode == 0, done.stderr.decode()
+    config = json.load(open(os.path.join(run_dir, "run.json")))["config"]
+    assert (config["tokenizer"], config["pe"], config["objective"], config["seq_len"]) == ("kmer6", "learned", "contrastive", 150)
+    assert (config["d_model"], config["n_heads"], config["batch_size"]) == (32, 2, 4)
+    assert "augmented views" in done.stderr.decode()  # which positives ran is said on stderr

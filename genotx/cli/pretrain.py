@@ -71,6 +71,7 @@ def run(
     annotations: Optional[str] = typer.Option(None, "--annotations", help="multitask: TSV seq_id start end track value."),
     mutation_rate: Optional[float] = typer.Option(None, "--mutation-rate", help="contrastive views: substitution rate."),
     temperature: Optional[float] = typer.Option(None, "--temperature", help="InfoNCE temperature."),
+    aux_weight: Optional[float] = typer.Option(None, "--aux-weight", help="Weight of the contrastive/track loss beside MLM."),
     log_every: Optional[int] = typer.Option(None, "--log-every", help="Steps between metrics.tsv rows."),
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Steps between evaluations (0: at the end)."),
     save_every: Optional[int] = typer.Option(None, "--save-every", help="Steps between checkpoints."),
@@ -83,7 +84,7 @@ def run(
     given = dict(locals())
     names = ("objective tokenizer pe mixer d_model layers heads window dropout seq_len batch_size lr weight_decay "
              "warmup_fraction max_steps max_tokens bf16 seed eval_fraction eval_windows mask_rate rc_aug pairs "
-             "annotations mutation_rate temperature log_every eval_every save_every keep").split()
+             "annotations mutation_rate temperature aux_weight log_every eval_every save_every keep").split()
     explicit = {_FIELD.get(n, n): given[n] for n in names if given[n] is not None}
     if max_tokens is not None and max_steps is None:
         explicit["max_steps"] = None  # --max-tokens alone sets the length of the run

@@ -23,13 +23,14 @@ from genotx.train.config import OBJECTIVES
 
 
 class Combined:
-    """Sum of objectives on the same windows (e.g. GENA-LM-style MLM + contrastive)."""
+    """Weighted sum of objectives on the same windows (e.g. GENA-LM-style MLM + contrastive): first + aux_weight * rest."""
 
     causal = False
     both_strands = True
 
-    def __init__(self, objectives: list):
+    def __init__(self, objectives: list, aux_weight: float = 1.0):
         self.objectives = objectives
+        self.weights = [1.0] + [aux_weight] * (len(objectives) - 1)
         self.name = "+".join(o.name for o in objectives)
 
     def heads(self, d_model: int) -> dict:
@@ -44,9 +45,9 @@ class Combined:
     def loss(self, model, heads, batch: dict, out=None) -> LossParts:
         total = None
         merged = LossParts(0.0)
-        for o in self.objectives:
+        for o, weight in zip(self.objectives, self.weights):
             part = o.loss(model, heads, batch[o.name])
-            total = part.total if total is None else total + part.total
+            total = part.total if total is None else total + weight * part.total
             merged.parts.update(part.parts)
             merged.tokens += part.tokens
             merged.bases += part.bases
@@ -65,6 +66,7 @@ def build_objective(
     annotations: str | None = None,
     mutation_rate: float = 0.02,
     temperature: float = 0.1,
+    aux_weight: float = 1.0,
 ):
     """The objective called ``name``, with its inputs (pairs TSV, annotation TSV) read and checked."""
     if name not in OBJECTIVES:
@@ -92,8 +94,9 @@ def build_objective(
         if not annotations:
             raise InputError("--objective multitask needs --annotations TSV (seq_id start end track value)")
         tracks = read_tracks(annotations, split.genome)
-        return MultiTask(tokenizer=tokenizer, tracks=tracks, mask_rate=mask_rate, seq_len=split.seq_len)
-    return Combined([MaskedLM(tokenizer=tokenizer, mask_rate=mask_rate), contrastive()])
+        return MultiTask(tokenizer=tokenizer, tracks=tracks, mask_rate=mask_rate, seq_len=split.seq_len,
+                         aux_weight=aux_weight)
+    return Combined([MaskedLM(tokenizer=tokenizer, mask_rate=mask_rate), contrastive()], aux_weight=aux_weight)
 
 
 __all__ = ["OBJECTIVES", "build_objective", "LossParts", "Combined"]

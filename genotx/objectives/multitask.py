@@ -13,7 +13,7 @@ its bases (0 where uncovered), divided by the track's largest |value| so that
 tracks of different units train at similar scales. Intervals of one track
 should not overlap. Each track gets its own linear head on the mean-pooled
 hidden state; the loss is MLM + the mean over tracks of binary cross-entropy
-or squared error. See ``examples/pretrain_tracks.tsv``.
+or squared error, times ``aux_weight``. See ``examples/pretrain_tracks.tsv``.
 
 Example::
 
@@ -118,8 +118,9 @@ class MultiTask:
     causal = False
     both_strands = True
 
-    def __init__(self, *, tokenizer, tracks: Tracks, mask_rate: float, seq_len: int):
+    def __init__(self, *, tokenizer, tracks: Tracks, mask_rate: float, seq_len: int, aux_weight: float = 1.0):
         self.mlm = MaskedLM(tokenizer=tokenizer, mask_rate=mask_rate)
+        self.aux_weight = aux_weight
         self.tracks = tracks
         self.seq_len = seq_len
 
@@ -152,5 +153,5 @@ class MultiTask:
         track_loss = per_track.mean()
         n = len(targets)
         parts.parts["tracks"] = (float(track_loss.detach()) * n, n)
-        parts.total = parts.total + track_loss
+        parts.total = parts.total + self.aux_weight * track_loss
         return parts

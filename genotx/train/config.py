@@ -51,6 +51,7 @@ class TrainConfig:
     annotations: str | None = None
     mutation_rate: float = 0.02
     temperature: float = 0.1
+    aux_weight: float = 1.0  # weight of the contrastive / track loss next to MLM in combined objectives
     # bookkeeping
     log_every: int = 10
     eval_every: int = 0  # 0: evaluate only at the end
@@ -78,6 +79,8 @@ class TrainConfig:
         for name in ("mutation_rate", "warmup_fraction", "min_lr_ratio", "max_n_fraction", "dropout"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise InputError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        if self.aux_weight < 0:
+            raise InputError(f"--aux-weight must be >= 0, got {self.aux_weight}")
         if self.temperature <= 0:
             raise InputError(f"--temperature must be positive, got {self.temperature}")
         if self.d_model % self.n_heads:

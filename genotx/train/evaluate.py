@@ -2,9 +2,10 @@
 
 The evaluation windows, their masks and augmentations do not depend on the
 run's seed, so runs with different seeds or settings are scored on the same
-positions. The baseline of a language-model loss is the unigram entropy of
-the held-out tokens (the best loss of a model that ignores context); the
-baseline of InfoNCE is log(batch size) (embeddings that carry nothing).
+positions. The baseline of a language-model loss is the loss of the unigram model of
+the held-out tokens on the same scored positions (the best a model that
+ignores context can do); the baseline of InfoNCE is log(batch size)
+(embeddings that carry nothing).
 
 Example::
 
@@ -23,11 +24,26 @@ from genotx.train.data import codes_to_strings, step_rng
 EVAL_SEED = 20240611  # fixed: the same masked positions and views for every run
 
 
-def unigram_entropy(token_lists: list[np.ndarray]) -> float:
-    """Entropy (nats) of the token frequencies of ``token_lists``."""
+def _scored_labels(batch: dict):
+    """The label tensor of a prepared batch (the language-model part of a combined one), or None."""
+    if "labels" in batch:
+        return batch["labels"]
+    for part in batch.values():
+        if isinstance(part, dict) and "labels" in part:
+            return part["labels"]
+    return None
+
+
+def unigram_baseline(token_lists: list[np.ndarray], batches: list) -> float:
+    """Mean -log p(label) over the scored positions, p the token frequencies of the held-out windows.
+
+    Scoring the context-free model on exactly the positions the model is
+    scored on makes the comparison paired: which tokens got masked cancels out.
+    """
     counts = np.bincount(np.concatenate(token_lists).astype(np.int64))
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log(p)).sum())
+    nats = -np.log(np.maximum(counts, 1) / counts.sum())
+    labels = np.concatenate([lab[lab >= 0].numpy() for lab in map(_scored_labels, batches) if lab is not None])
+    return float(nats[np.minimum(labels, len(nats) - 1)].mean())
 
 
 def eval_batches(objective, split, tokenizer, cfg) -> tuple[list, float, float]:
@@ -36,20 +52,17 @@ def eval_batches(objective, split, tokenizer, cfg) -> tuple[list, float, float]:
     tokens = tokenizer.encode_batch(codes_to_strings(windows.codes))
     tokens_per_window = float(np.mean([len(t) for t in tokens]))
     rng = step_rng(EVAL_SEED, 0, 0)
-    size = cfg.batch_size
-    n = len(windows.codes)
-    # InfoNCE depends on the batch size: keep evaluation chunks full (a lone short tail is dropped).
-    ends = list(range(size, n + 1, size)) or [n]
-    batches = []
-    chance = []
-    for end in ends:
-        part = slice(end - min(size, n), end)
+    size, n = cfg.batch_size, len(windows.codes)
+    contrastive = objective.name == "contrastive"
+    # InfoNCE depends on the batch size: its chunks stay full (a short tail is dropped unless it is all there is).
+    ends = (list(range(size, n + 1, size)) or [n]) if contrastive else list(range(size, n, size)) + [n]
+    batches, chance = [], []
+    for i, end in enumerate(ends):
+        begin = end - size if contrastive else (ends[i - 1] if i else 0)
+        part = slice(max(0, begin), end)
         batches.append(objective.prepare(windows.codes[part], rng, offsets=windows.offsets[part], held_out=True))
-        chance.append(math.log(len(windows.codes[part])))
-    if objective.name == "contrastive":
-        baseline = float(np.mean(chance))
-    else:
-        baseline = unigram_entropy(tokens)
+        chance.append(math.log(end - max(0, begin)))
+    baseline = float(np.mean(chance)) if contrastive else unigram_baseline(tokens, batches)
     return batches, baseline, tokens_per_window
 
 

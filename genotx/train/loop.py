@@ -125,31 +125,33 @@ def _tokenizer(cfg, split, run_dir: str, resume_from: str | None, dist):
 
 def pretrain(cfg: TrainConfig, inputs: list[str], run_dir: str, *, resume: bool = False) -> dict:
     """Train per ``cfg`` on the FASTA ``inputs``; return the run record (also written to run.json)."""
+    wall_start = time.perf_counter()
+    # The data is checked before torch is imported, so bad input fails fast.
+    genome = load_genome(inputs)
+    split = GenomeSplit(genome, seq_len=cfg.seq_len, eval_fraction=cfg.eval_fraction, max_n_fraction=cfg.max_n_fraction)
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     if local_world > 1:  # processes on one machine share its cores
         settings.threads = max(1, (settings.threads or default_threads()) // local_world)
     import_torch()
     dist = Distributed.from_environment()
     try:
-        return _pretrain(cfg, inputs, run_dir, resume, dist)
+        return _pretrain(cfg, inputs, split, run_dir, resume, dist, wall_start)
     finally:
         dist.close()
 
 
-def _pretrain(cfg: TrainConfig, inputs: list[str], run_dir: str, resume: bool, dist) -> dict:
+def _pretrain(cfg: TrainConfig, inputs: list[str], split, run_dir: str, resume: bool, dist, wall_start: float) -> dict:
     torch = import_torch()
     from genotx.models import GenomicModel, save_checkpoint
     from genotx.objectives import build_objective
     from genotx.train.setup import model_config
 
-    wall_start = time.perf_counter()
-    genome = load_genome(inputs)
-    split = GenomeSplit(genome, seq_len=cfg.seq_len, eval_fraction=cfg.eval_fraction, max_n_fraction=cfg.max_n_fraction)
     resume_from = _prepare_run_dir(cfg, inputs, run_dir, resume, dist)
     tokenizer = _tokenizer(cfg, split, run_dir, resume_from, dist)
     objective = build_objective(
         cfg.objective, tokenizer=tokenizer, split=split, mask_rate=cfg.mask_rate, rc_aug=cfg.rc_aug,
         pairs=cfg.pairs, annotations=cfg.annotations, mutation_rate=cfg.mutation_rate, temperature=cfg.temperature,
+        aux_weight=cfg.aux_weight,
     )
     model_cfg = model_config(cfg, tokenizer, causal=objective.causal)
     torch.manual_seed(cfg.seed)
@@ -191,19 +193,8 @@ def _pretrain(cfg: TrainConfig, inputs: list[str], run_dir: str, resume: bool, d
     with progress("pretrain", total=total) as bar:
         bar.advance(start)
         for step in range(start, total):
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, cfg, total)
-            windows = split.train_windows(seed=cfg.seed, step=step, batch_size=cfg.batch_size, rank=dist.rank,
-                                          world=dist.world, both_strands=objective.both_strands)
-            torch.manual_seed(cfg.seed * 1_000_003 + step * 1_009 + dist.rank)  # dropout: a pure function of the step
-            batch = objective.prepare(windows.codes, step_rng(cfg.seed, step, 1 + dist.rank), offsets=windows.offsets)
-            with autocast:
-                parts = trainer(to_device(batch))
-            parts.total.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            parts = _train_step(torch, step, lr_at(step, cfg, total), cfg=cfg, split=split, objective=objective,
+                                trainer=trainer, optimizer=optimizer, dist=dist, to_device=to_device, autocast=autocast)
             seen = _all_ranks_sum(torch, dist, [parts.tokens, parts.bases])
             state["tokens"] += int(seen[0])
             state["bases"] += int(seen[1])
@@ -233,7 +224,7 @@ def _pretrain(cfg: TrainConfig, inputs: list[str], run_dir: str, resume: bool, d
             cfg=cfg, model_cfg=model_cfg, counts=model.param_counts(), tokens=state["tokens"], bases=state["bases"],
             n_ctx=tokens_per_window + (1 if objective.causal else 0), evaluation=final, steps=total, wall_s=wall,
             world=dist.world, inputs=inputs,
-            extra={"baseline": "unigram entropy" if final["main"] != "contrastive" else "log(batch size)",
+            extra={"baseline": "log(batch size)" if final["main"] == "contrastive" else "unigram model on the scored tokens",
                    "positives": getattr(objective, "positives", None)},
         )
         write_json_atomic(os.path.join(run_dir, "run.json"), record)
@@ -241,6 +232,24 @@ def _pretrain(cfg: TrainConfig, inputs: list[str], run_dir: str, resume: bool, d
              f"(baseline {baseline:.4f}) after {total} steps; wrote {run_dir}/run.json")
     dist.barrier()
     return record
+
+
+def _train_step(torch, step: int, lr: float, *, cfg, split, objective, trainer, optimizer, dist, to_device, autocast):
+    """One optimiser step on this rank's windows of step ``step``; every random draw is seeded by the step."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    windows = split.train_windows(seed=cfg.seed, step=step, batch_size=cfg.batch_size, rank=dist.rank,
+                                  world=dist.world, both_strands=objective.both_strands)
+    torch.manual_seed(cfg.seed * 1_000_003 + step * 1_009 + dist.rank)  # dropout
+    batch = objective.prepare(windows.codes, step_rng(cfg.seed, step, 1 + dist.rank), offsets=windows.offsets)
+    with autocast:
+        parts = trainer(to_device(batch))
+    parts.total.backward()
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], cfg.grad_clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return parts
 
 
 def _all_ranks_sum(torch, dist, values: list[int]) -> list[int]:

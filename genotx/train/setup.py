@@ -41,6 +41,13 @@ def _write_training_fasta(split, path: str) -> None:
 
 def make_tokenizer(spec: str, split, work_dir: str, seed: int):
     """Build, train or load the tokenizer named by ``spec`` (see the module docstring)."""
+    try:
+        return _make_tokenizer(spec, split, work_dir, seed)
+    except InputError as exc:
+        raise InputError(f"--tokenizer {spec}: {exc}") from None
+
+
+def _make_tokenizer(spec: str, split, work_dir: str, seed: int):
     from genotx.tokenizers import build_tokenizer, load_tokenizer, train_tokenizer
 
     if spec == "char":
@@ -60,7 +67,7 @@ def make_tokenizer(spec: str, split, work_dir: str, seed: int):
     if os.path.exists(spec):
         return load_tokenizer(spec)
     raise InputError(
-        f"unknown tokenizer {spec!r}: use char, kmer6, kmer6:6 (k:stride), bpe[:SIZE], rcbpe[:SIZE] "
+        "unknown tokenizer: use char, kmer6, kmer6:6 (k:stride), bpe[:SIZE], rcbpe[:SIZE] "
         "or the path of a tokenizer.json"
     )
 
