@@ -102,7 +102,7 @@ def test_regulatory_splice_classifier_beats_majority_class(tmp_path):
     train, test = picked[:700], picked[700:]
     (tmp_path / "train.tsv").write_text("sequence\tlabel\n" + "\n".join(train) + "\n")
     out = tmp_path / "splice"
-    genotx("finetune", "--task", "regulatory", tmp_path / "train.tsv", "--tokenizer", "char", "--steps", "300",
+    genotx("finetune", "--task", "regulatory", tmp_path / "train.tsv", "--preset", "variant-tiny", "--steps", "400",
            "--batch-size", "32", "--eval-every", "100", "--lr", "3e-3", "-o", out)
     fasta = "".join(f">s{i}\n{r.split(chr(9))[0]}\n" for i, r in enumerate(test)).encode()
     header, got = table(genotx("predict", "--task", "regulatory", "--model", out, "--all-probs", stdin=fasta).stdout)
@@ -117,7 +117,7 @@ def test_regulatory_splice_classifier_beats_majority_class(tmp_path):
 def test_expression_regressor_predicts_one_value_per_sequence(tmp_path):
     example = REPO / "examples" / "expression_synthetic.tsv"
     out = tmp_path / "expr"
-    genotx("finetune", "--task", "expression", example, "--tokenizer", "kmer3:3", "--steps", "60",
+    genotx("finetune", "--task", "expression", example, "--preset", "variant-tiny", "--tokenizer", "kmer3:3", "--steps", "60",
            "--eval-every", "30", "-o", out)
     seqs = [line.split("\t") for line in example.read_text().splitlines() if not line.startswith("#")]
     col = seqs[0].index("sequence")

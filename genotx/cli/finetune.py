@@ -43,7 +43,7 @@ def run(
     lr: float = typer.Option(1e-3, "--lr"),
     eval_every: int = typer.Option(100, "--eval-every", min=1),
     patience: int = typer.Option(5, "--patience", min=1, help="Evaluations without improvement before stopping."),
-    pooling: str = typer.Option("mean", "--pooling", help="mean or cls."),
+    pooling: str = typer.Option("auto", "--pooling", help="cls, mean or auto (cls, or mean for causal backbones)."),
     seed: int = typer.Option(0, "--seed"),
 ) -> None:
     from genotx.progress import info
@@ -51,7 +51,7 @@ def run(
     from genotx.train.finetune import FinetuneConfig, finetune
     from genotx.train.taskdata import make_task_data
 
-    require(pooling in ("mean", "cls"), f"--pooling must be mean or cls, got {pooling!r}")
+    require(pooling in ("auto", "mean", "cls"), f"--pooling must be auto, mean or cls, got {pooling!r}")
     require(not (pretrained and preset), "give --from or --preset, not both")
     errors = ErrorModel.parse(error_rate)
     data = make_task_data(task, list(inputs or []), taxa=taxa, class_files=class_files or (), valid=valid,

@@ -42,7 +42,7 @@ class FinetuneConfig:
     eval_every: int = 100
     patience: int = 5  # evaluations without improvement before stopping
     seed: int = 0
-    pooling: str = "mean"
+    pooling: str = "auto"  # auto: CLS for bidirectional backbones, mean for causal ones
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
@@ -72,6 +72,14 @@ def encode_sequences(tokenizer, seqs: list[str], max_tokens: int):
     return ids_t, (None if mask.all() else torch.from_numpy(mask))
 
 
+def _pooling(cfg: FinetuneConfig, causal: bool) -> str:
+    """CLS pooling keeps where things are (mean pooling over a relative-PE encoder cannot tell
+    a motif at the centre from one at the edge); a causal CLS sees nothing, so causal models pool by mean."""
+    if cfg.pooling == "auto":
+        return "mean" if causal else "cls"
+    return cfg.pooling
+
+
 def resolve_model_dir(path: str) -> str:
     """A checkpoint directory, or a pretraining run directory holding its final model in ``model/``."""
     if not os.path.exists(os.path.join(path, "config.json")) and os.path.exists(os.path.join(path, "model", "config.json")):
@@ -87,7 +95,8 @@ def build_model(data, cfg: FinetuneConfig, *, pretrained: str | None, preset: st
     head = "regress" if data.regression else "classify"
     if pretrained:
         base, tokenizer, meta = load_checkpoint(resolve_model_dir(pretrained))
-        mcfg = base.config.replace(head=head, n_outputs=data.n_outputs, pooling=cfg.pooling, dropout=cfg.dropout)
+        mcfg = base.config.replace(head=head, n_outputs=data.n_outputs, pooling=_pooling(cfg, base.config.causal),
+                                   dropout=cfg.dropout)
         if mcfg.causal and cfg.pooling == "cls":
             raise InputError("a causal backbone cannot pool on CLS (it sees nothing after it); use --pooling mean")
         model = GenomicModel(mcfg)
@@ -106,7 +115,7 @@ def build_model(data, cfg: FinetuneConfig, *, pretrained: str | None, preset: st
         vocab_size=tokenizer.vocab_size, d_model=settings["d_model"], n_layers=settings["n_layers"],
         n_heads=settings["n_heads"], pe=settings["pe"], mixer=settings["mixer"], causal=False,
         max_len=max_len or max(64, 2 + longest), dropout=cfg.dropout, head=head, n_outputs=data.n_outputs,
-        pooling=cfg.pooling,
+        pooling=_pooling(cfg, False),
     )
     return GenomicModel(mcfg), tokenizer, f"preset {preset or 'default'} (no pretraining)"
 
