@@ -203,3 +203,43 @@ def test_drop_worst_leaves_out_exactly_the_highest_losses(chinchilla):
     kept = chinchilla.drop_worst(5)
     assert len(kept) == 240
     assert kept.loss.max() <= np.sort(chinchilla.loss)[-6]
+
+
+def test_isoflop_profiles_recover_the_frontier_exponent_of_a_known_law():
+    from genotx.scaling.isoflop import fit_isoflop, group_budgets
+
+    law = ScalingLaw(E=1.3, A=40.0, B=300.0, alpha=0.3, beta=0.4)
+    budgets = np.logspace(12, 16, 5)
+    params = np.concatenate([law.optimal_params(c) * np.logspace(-0.6, 0.6, 7) for c in budgets])
+    compute = np.repeat(budgets, 7) * np.exp(np.random.default_rng(0).normal(0, 0.01, 35))  # measured, not exact
+    loss = law.loss(params, compute / (6 * params))
+    groups = group_budgets(compute)
+    assert np.array_equal(groups, np.repeat(np.arange(5), 7))
+    weights = np.random.default_rng(1).multinomial(35, np.full(35, 1 / 35), size=50).astype(float)
+    fit, boot = fit_isoflop(params, loss, compute, groups, weights)
+    # parabola vertices of a curve that is not a parabola: 0.02 slack on the exponent
+    assert fit.a == pytest.approx(law.params_exponent, abs=0.02)
+    assert np.isfinite(boot[:, 0]).mean() > 0.9
+
+
+def test_planned_budgets_override_compute_when_grouping_profiles():
+    from genotx.scaling.isoflop import group_budgets
+
+    flops = [1.0e12, 1.6e12, 3.1e12, 4.4e12]  # attention terms blur the budgets
+    assert list(group_budgets(flops)) == [0, 1, 2, 3]
+    assert list(group_budgets(flops, budget=[1e12, 1e12, 3e12, 3e12])) == [0, 0, 1, 1]
+
+
+def test_law_without_positive_exponents_has_no_frontier_and_cli_prints_na(tmp_path):
+    assert np.isnan(ScalingLaw(E=1.0, A=2.0, B=3.0, alpha=-0.1, beta=0.3).optimal_params(1e20))
+    # loss rising with N and D: the fit cannot have both exponents positive
+    n = np.logspace(5, 8, 12)
+    d = np.logspace(7, 10, 12)[::-1] * np.tile([1, 3], 6)
+    path = tmp_path / "runs.csv"
+    path.write_text("params,tokens,loss\n" + "".join(f"{a},{b},{1 + 0.02 * np.log(a * b)}\n" for a, b in zip(n, d)))
+    proc = genotx("scaling-fit", str(path), "--bootstrap", "0", "--frontier", "1e15")
+    assert proc.returncode == 0, proc.stderr
+    rows = table(proc.stdout)
+    assert min(rows["alpha"][0], rows["beta"][0]) <= 0
+    assert rows["N_opt@1e+15"][0] is None and rows["a"][0] is None
+    assert "no compute-optimal frontier" in proc.stderr

@@ -69,6 +69,9 @@ def run(
         f"fitted {len(runs)} runs" + (f" ({drop_worst} highest-loss left out)" if drop_worst else "")
         + f": Huber objective {fit.objective:.6g}, reached by {fit.n_at_best} of {fit.n_starts} starts"
     )
+    if not fit.law.has_frontier:
+        warn(f"fitted alpha {fit.law.alpha:.3g}, beta {fit.law.beta:.3g}: not both positive, so no compute-optimal "
+             "frontier (NA); the runs may not span enough of N and D")
     thetas = None
     weights = None
     if bootstrap:
@@ -97,11 +100,15 @@ def _finite_rows(thetas):
 
 
 def _isoflop(runs, weights, budgets, level):
-    from genotx.progress import info
+    import numpy as np
+
+    from genotx.progress import info, warn
     from genotx.scaling.isoflop import fit_isoflop, group_budgets
     from genotx.scaling.report import isoflop_rows
 
     groups = group_budgets(runs.flops, runs.budget)
     fit, boot = fit_isoflop(runs.params, runs.loss, runs.flops, groups, weights)
     info(f"IsoFLOP: {len(fit.budgets)} of {groups.max() + 1} compute budgets have a loss minimum")
+    if weights is not None and not np.isfinite(boot[:, 0]).any():
+        warn("IsoFLOP intervals need budgets with at least 4 model sizes; reported as NA")
     return isoflop_rows(fit, boot, budgets, level)

@@ -38,8 +38,12 @@ def group_budgets(flops, budget=None, tolerance: float = 0.1) -> np.ndarray:
     return groups
 
 
-def _parabola_minima(log_n, loss, groups, weights):
-    """Weighted least-squares parabola per (resample, group); returns (S, G) log N_opt, NaN if no minimum."""
+def _parabola_minima(log_n, loss, groups, weights, min_sizes=3):
+    """Weighted least-squares parabola per (resample, group); returns (S, G) log N_opt.
+
+    NaN where the parabola has no minimum or the profile has fewer than
+    `min_sizes` distinct runs in that resample.
+    """
     n_groups = groups.max() + 1
     n_samples = weights.shape[0]
     minima = np.full((n_samples, n_groups), np.nan)
@@ -50,7 +54,7 @@ def _parabola_minima(log_n, loss, groups, weights):
         w = weights[:, member]
         gram = np.einsum("si,ij,ik->sjk", w, design, design)
         rhs = np.einsum("si,ij,i->sj", w, design, loss[member])
-        solvable = np.linalg.matrix_rank(gram) == 3
+        solvable = (np.linalg.matrix_rank(gram) == 3) & ((w > 0).sum(axis=1) >= min_sizes)
         coef = np.full((n_samples, 3), np.nan)
         if solvable.any():
             coef[solvable] = np.linalg.solve(gram[solvable], rhs[solvable][..., None])[..., 0]
@@ -118,6 +122,8 @@ def fit_isoflop(params, loss, flops, groups, weights=None) -> "tuple[IsoFlopFit,
     fit = IsoFlopFit(float(slope[0]), float(intercept[0]), np.exp(group_c[usable]), np.exp(minima[usable]))
     if weights is None:
         return fit, np.empty((0, 2))
-    boot = _parabola_minima(log_n, loss, groups, weights)
+    # three points fix a parabola exactly whatever their weights, so a resampled
+    # profile says something about the spread only with four or more runs
+    boot = _parabola_minima(log_n, loss, groups, weights, min_sizes=4)
     slope, intercept = _line(np.broadcast_to(group_c, boot.shape), boot)
     return fit, np.stack([slope, intercept], axis=1)

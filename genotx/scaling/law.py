@@ -41,18 +41,26 @@ class ScalingLaw:
 
     @property
     def params_exponent(self) -> float:
-        """a in N_opt ∝ C^a, equal to beta / (alpha + beta)."""
-        return self.beta / (self.alpha + self.beta)
+        """a in N_opt ∝ C^a, equal to beta / (alpha + beta); NaN without a frontier."""
+        return self.beta / (self.alpha + self.beta) if self.has_frontier else float("nan")
 
     @property
     def tokens_exponent(self) -> float:
-        """b in D_opt ∝ C^b, equal to alpha / (alpha + beta)."""
-        return self.alpha / (self.alpha + self.beta)
+        """b in D_opt ∝ C^b, equal to alpha / (alpha + beta); NaN without a frontier."""
+        return self.alpha / (self.alpha + self.beta) if self.has_frontier else float("nan")
+
+    @property
+    def has_frontier(self) -> bool:
+        """Whether loss has a minimum along every IsoFLOP line (both exponents positive)."""
+        return self.alpha > 0 and self.beta > 0
 
     def optimal_params(self, compute):
-        """N minimising the loss at fixed compute C = 6 N D (Hoffmann et al. eq. 4)."""
+        """N minimising the loss at fixed compute C = 6 N D (Hoffmann et al. eq. 4); NaN without a frontier."""
+        compute = np.asarray(compute, dtype=np.float64)
+        if not self.has_frontier:
+            return np.full(compute.shape, np.nan)
         g = (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / (self.alpha + self.beta))
-        return g * np.power(np.asarray(compute, dtype=np.float64) / FLOPS_PER_PARAM_TOKEN, self.params_exponent)
+        return g * np.power(compute / FLOPS_PER_PARAM_TOKEN, self.params_exponent)
 
     def optimal_tokens(self, compute):
         return np.asarray(compute, dtype=np.float64) / (FLOPS_PER_PARAM_TOKEN * self.optimal_params(compute))

@@ -72,6 +72,11 @@ def minimize(
         res = minimize(lambda x, rows: ((x**2).sum(1), 2 * x), np.ones((3, 2)))
         # res.x is ~0 for all three problems
     """
+    with np.errstate(all="ignore"):  # overflow in far-off trial points is caught by the finiteness tests
+        return _minimize(objective, x0, memory, max_iter, ftol, gtol, max_halvings)
+
+
+def _minimize(objective, x0, memory, max_iter, ftol, gtol, max_halvings) -> Result:
     x = np.array(x0, dtype=np.float64)
     n_problems, k = x.shape
     f, g = objective(x, np.arange(n_problems))
@@ -131,7 +136,7 @@ def _backtrack(objective, x, f, g, d, slope, step, rows, max_halvings, c1=1e-4):
     for _ in range(max_halvings):
         trial = x[pending] + step[pending, None] * d[pending]
         ft, gt = objective(trial, rows[pending])
-        accept = np.isfinite(ft) & (ft <= f[pending] + c1 * step[pending] * slope[pending])
+        accept = np.isfinite(ft) & np.isfinite(gt).all(axis=1) & (ft <= f[pending] + c1 * step[pending] * slope[pending])
         hit = pending[accept]
         x_new[hit], f_new[hit], g_new[hit] = trial[accept], ft[accept], gt[accept]
         ok[hit] = True
