@@ -20,7 +20,7 @@ from typing import NamedTuple
 from conftest import DATA, REPO, genotx_env
 
 SEED = 20240601
-CASES_PER_KIND = 16
+CASES_PER_KIND = 14
 TIMEOUT_S = 60
 INVALID_SEQUENCE_CHARS = "-.*0123456789 XJZOxjzo@#&:\x00\x01\x1b\x7f\x80\xe9\xff"
 
