@@ -5,8 +5,8 @@ by that base from a head, or an attribution score), find the peaks, cut seed
 windows around them, align the windows on both strands and keep the columns
 that carry information:
 
-1. peaks: local maxima of the score, at least ``min_ratio`` times the
-   sequence's mean score, best ``max_sites`` kept;
+1. peaks: each sequence's highest score, plus up to two more at least
+   ``min_ratio`` times the sequence's mean score, best ``max_sites`` kept;
 2. start: the k-mer (either strand) most enriched in the windows relative to
    the whole input starts the matrix;
 3. align: hard expectation-maximisation, each window contributing its best
@@ -44,7 +44,8 @@ class Motif:
 
     @property
     def pfm(self) -> np.ndarray:
-        return normalise(self.counts, pseudocount=0.25)
+        # one pseudocount per base keeps motifs of a few sites from claiming full information
+        return normalise(self.counts, pseudocount=1.0)
 
     @property
     def width(self) -> int:
@@ -70,7 +71,8 @@ class Motif:
 def find_peaks(scores: list, *, min_ratio: float = 1.5, max_sites: int = 500, min_gap: int = 10) -> list:
     """Attention peaks as (sequence index, position, ratio to the sequence's mean), best first.
 
-    Example: ``find_peaks([np.array([1, 1, 9, 1, 1.])])`` -> ``[(0, 2, 3.46...)]``.
+    Example: ``find_peaks([np.array([1, 1, 9, 1, 1.])])`` -> ``[(0, 2, 3.46...)]``; a flat
+    sequence gives none.
     """
     peaks = []
     for i, s in enumerate(scores):
@@ -81,7 +83,8 @@ def find_peaks(scores: list, *, min_ratio: float = 1.5, max_sites: int = 500, mi
         order = np.argsort(-ratio, kind="stable")
         taken: list[int] = []
         for pos in order:
-            if ratio[pos] < min_ratio:
+            # each sequence seeds with its strongest peak; further peaks must stand out
+            if ratio[pos] <= 1.0 or (taken and ratio[pos] < min_ratio):
                 break
             if all(abs(pos - t) >= min_gap for t in taken):
                 taken.append(int(pos))

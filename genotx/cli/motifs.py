@@ -1,0 +1,173 @@
+"""Motifs from a trained model's attention (or attribution), matched to JASPAR.
+
+Output columns: motif_id, layer, head, width, ic_total, consensus, n_sites,
+jaspar_id, jaspar_name, similarity, q_value. With --heads: layer, head,
+cpg_focus, palindrome_symmetry, periodicity_10bp. Models without attention
+layers are read through gradient x input attribution (head "grad_x_input").
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List, Optional
+
+import typer
+
+from genotx.cli._common import command, inputs_argument, paths_or_stdin, require
+from genotx.io import TsvWriter, iter_records
+
+MOTIF_COLUMNS = ["motif_id", "layer", "head", "width", "ic_total", "consensus", "n_sites",
+                 "jaspar_id", "jaspar_name", "similarity", "q_value"]
+HEAD_COLUMNS = ["layer", "head", "cpg_focus", "palindrome_symmetry", "periodicity_10bp"]
+ATTRIBUTION = "grad_x_input"
+
+
+def _read(inputs, max_seqs: int) -> list:
+    from genotx.progress import warn
+
+    seqs = []
+    for rec in iter_records(paths_or_stdin(inputs)):
+        if len(seqs) == max_seqs:
+            warn(f"using the first {max_seqs} sequences (--max-seqs)")
+            break
+        seqs.append(rec.seq)
+    return seqs
+
+
+def _head_rows(model, tokenizer, seqs, batch_size):
+    import numpy as np
+
+    from genotx.motifs.collect import attention_by_base
+    from genotx.motifs.heads import HeadScores
+    from genotx.motifs.pfm import encode
+    from genotx.progress import progress
+
+    scores: dict = {}
+    with progress("attention", total=len(seqs)) as bar:
+        for seq, layers in zip(seqs, attention_by_base(model, tokenizer, seqs, batch_size)):
+            codes = encode(seq)
+            for li, heads in enumerate(layers):
+                for hi, attention in enumerate(heads):
+                    scores.setdefault((li, hi), HeadScores()).add(np.asarray(attention, dtype=float), codes)
+            bar.advance(1)
+    for (li, hi), hs in sorted(scores.items()):
+        r = hs.result()
+        yield li, hi, r["cpg_focus"], r["palindrome_symmetry"], r["periodicity_10bp"]
+
+
+def _importance(model, tokenizer, seqs, batch_size, attribution: bool) -> dict:
+    """{(layer, head): [per-base score per sequence]}: attention received, or attribution."""
+    from genotx.motifs.collect import attention_by_base, gradient_x_input
+    from genotx.progress import info, progress
+
+    sources: dict = {}
+    with progress("scoring", total=len(seqs)) as bar:
+        if attribution:
+            info(f"scoring bases by gradient x input attribution (head column: {ATTRIBUTION})")
+            for scores in gradient_x_input(model, tokenizer, seqs, batch_size):
+                sources.setdefault(("NA", ATTRIBUTION), []).append(scores)
+                bar.advance(1)
+            return sources
+        for layers in attention_by_base(model, tokenizer, seqs, batch_size):
+            for li, heads in enumerate(layers):
+                received = heads.mean(axis=1)  # (H, L): attention each key base receives
+                for hi in range(len(heads)):
+                    sources.setdefault((li, hi), []).append(received[hi])
+            bar.advance(1)
+    return sources
+
+
+def _motifs(sources: dict, seqs, bg, min_sites: int) -> list:
+    from genotx.motifs.discover import discover
+
+    found = []
+    for source, scores in sources.items():
+        motif = discover(seqs, scores, background_freqs=bg)
+        if motif is not None and motif.n_sites >= min_sites:
+            motif.source = source
+            found.append(motif)
+    found.sort(key=lambda m: -m.ic_total)
+    return found
+
+
+@command
+def run(
+    inputs: Optional[List[str]] = inputs_argument(),
+    model_dir: str = typer.Option(..., "--model", "-m", help="Checkpoint directory (config.json, model.safetensors)."),
+    meme: Optional[str] = typer.Option(None, "--meme", help="Also write the motifs to this MEME file."),
+    logo: Optional[str] = typer.Option(None, "--logo", help="Write one sequence-logo PNG per motif into this folder."),
+    heads: bool = typer.Option(False, "--heads", help="One row per layer/head with specialisation scores instead."),
+    attribution: bool = typer.Option(False, "--attribution", help="Use gradient x input even if the model has attention."),
+    release: str = typer.Option("JASPAR2024", "--release", help="JASPAR release shipped with pyjaspar."),
+    collection: str = typer.Option("CORE", "--collection", help="JASPAR collection (CORE, UNVALIDATED)."),
+    tax_group: str = typer.Option("vertebrates", "--tax-group", help="JASPAR taxonomic group, or 'all'."),
+    top_matches: int = typer.Option(1, "--top-matches", min=1, help="JASPAR matches per motif (one row each, best first)."),
+    shuffles: int = typer.Option(200, "--shuffles", min=10, help="Column shuffles per motif for the p-values."),
+    min_sites: int = typer.Option(10, "--min-sites", min=2, help="Drop motifs aligned from fewer sites."),
+    max_seqs: int = typer.Option(5000, "--max-seqs", min=1, help="Use at most this many input sequences."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Sequences per forward pass."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the column shuffles."),
+) -> None:
+    from genotx.models import load_checkpoint
+    from genotx.motifs.collect import has_attention
+    from genotx.motifs.pfm import background
+    from genotx.progress import info
+
+    model, tokenizer, _ = load_checkpoint(model_dir)
+    seqs = _read(inputs, max_seqs)
+    if heads:
+        require(has_attention(model), f"--heads needs attention layers; {model_dir} has mixer={model.config.mixer!r}")
+        with TsvWriter(HEAD_COLUMNS) as out:
+            out.write_rows(_head_rows(model, tokenizer, seqs, batch_size))
+        return
+    if not attribution and not has_attention(model):
+        info(f"mixer {model.config.mixer!r} has no attention")
+        attribution = True
+    from genotx.motifs import jaspar
+
+    database = jaspar.load(release, collection, tax_group)  # fail on a bad release before the slow part
+    bg = background(seqs)
+    motifs = _motifs(_importance(model, tokenizer, seqs, batch_size, attribution), seqs, bg, min_sites) if seqs else []
+    rows = _rows(motifs, database, top_matches, shuffles, seed)
+    with TsvWriter(MOTIF_COLUMNS) as out:
+        out.write_rows(rows)
+    names = [f"motif{i + 1}" for i in range(len(motifs))]
+    if meme:
+        _write_meme(meme, motifs, names, bg)
+    if logo:
+        _write_logos(logo, motifs, names, bg)
+
+
+def _rows(motifs, database, top_matches, shuffles, seed) -> list:
+    from genotx.motifs.compare import TargetSet, match
+
+    targets = TargetSet([m.counts for m in database])
+    rows = []
+    for i, motif in enumerate(motifs):
+        layer, head = motif.source
+        for hit in match(motif.pfm, targets, n_shuffles=shuffles, seed=seed)[:top_matches]:
+            j = database[hit.target]
+            rows.append((f"motif{i + 1}", layer, head, motif.width, round(motif.ic_total, 3), motif.consensus,
+                         motif.n_sites, j.matrix_id, j.name, round(hit.similarity, 4), hit.q_value))
+    return rows
+
+
+def _write_meme(path, motifs, names, bg) -> None:
+    import tempfile
+
+    from genotx.motifs.meme import MemeMotif, write_meme
+
+    entries = [MemeMotif(n, m.pfm, m.n_sites, f"layer{m.source[0]}_head{m.source[1]}") for n, m in zip(names, motifs)]
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".meme")
+    with os.fdopen(fd, "w") as fh:
+        write_meme(entries, fh, background=bg)
+    os.replace(tmp, path)
+
+
+def _write_logos(folder, motifs, names, bg) -> None:
+    from genotx.motifs.logo import write_logo
+
+    os.makedirs(folder, exist_ok=True)
+    for name, m in zip(names, motifs):
+        write_logo(os.path.join(folder, f"{name}.png"), m.pfm, bg, title=f"{name}  {m.consensus}")
