@@ -62,6 +62,7 @@ COMMANDS = [
     ("predict", "predict"),
     ("presets", "presets"),
     ("grid", "grid"),
+    ("motifs", "motifs"),
     ("tokenize", "tokenize"),
 ]
 
