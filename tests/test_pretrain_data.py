@@ -131,7 +131,7 @@ def test_track_targets_match_a_per_base_reference(genome, tmp_path):
             cover[s:e] = v
         for i, o in enumerate(offsets):
             part = cover[o : o + 100]
-            want = float(part.max() > 0) if track.binary else part.mean() / track.scale
+            want = float(part.max() > 0) if track.binary else part.mean()
             assert got[i, j] == pytest.approx(want, abs=1e-6)
     assert {t.name: t.binary for t in tracks.tracks} == {"gc": False, "orf": True}
 
@@ -200,3 +200,15 @@ def test_every_preset_resolves_to_a_valid_config_and_cites_a_source():
     assert resolve_preset("taxon") == resolve_preset("taxon-small")
     with pytest.raises(InputError, match="unknown preset"):
         resolve_preset("variant-huge")
+
+
+def test_max_tokens_sets_the_number_of_steps_from_tokens_per_step():
+    from genotx.train.config import TrainConfig
+    from genotx.train.loop import _total_steps
+
+    cfg = TrainConfig(max_steps=None, max_tokens=1000, batch_size=16)
+    assert _total_steps(cfg, tokens_per_window=10, views=1, world=1) == 7  # ceil(1000 / 160)
+    assert _total_steps(cfg, tokens_per_window=10, views=2, world=2) == 2  # two views, two ranks: 640 per step
+    assert _total_steps(cfg.replace(max_steps=3), tokens_per_window=10, views=1, world=1) == 3  # the smaller wins
+    with pytest.raises(InputError, match="--max-steps or --max-tokens"):
+        TrainConfig(max_steps=None)

@@ -67,6 +67,7 @@ def build_objective(
     mutation_rate: float = 0.02,
     temperature: float = 0.1,
     aux_weight: float = 1.0,
+    seed: int = 0,
 ):
     """The objective called ``name``, with its inputs (pairs TSV, annotation TSV) read and checked."""
     if name not in OBJECTIVES:
@@ -94,7 +95,7 @@ def build_objective(
         if not annotations:
             raise InputError("--objective multitask needs --annotations TSV (seq_id start end track value)")
         tracks = read_tracks(annotations, split.genome)
-        return MultiTask(tokenizer=tokenizer, tracks=tracks, mask_rate=mask_rate, seq_len=split.seq_len,
+        return MultiTask(tokenizer=tokenizer, tracks=tracks, mask_rate=mask_rate, split=split, seed=seed,
                          aux_weight=aux_weight)
     return Combined([MaskedLM(tokenizer=tokenizer, mask_rate=mask_rate), contrastive()], aux_weight=aux_weight)
 

@@ -65,5 +65,16 @@ def mean_pool(hidden, mask):
     return (hidden * weights).sum(1) / weights.sum(1).clamp_min(1.0)
 
 
+def small_linear(d_in: int, d_out: int):
+    """A Linear layer initialised like the model's output layers (N(0, 0.02), zero bias), for heads
+    whose bias is then set to the context-free prediction."""
+    import torch.nn as nn
+
+    layer = nn.Linear(d_in, d_out)
+    nn.init.normal_(layer.weight, std=0.02)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
 def token_count(mask, bos: bool = False) -> int:
     return int(mask.sum()) - (mask.shape[0] if bos else 0)

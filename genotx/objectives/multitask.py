@@ -9,9 +9,9 @@ with ``seq_id`` allowed)::
 FASTA record ``seq_id``. A track whose values are all 0 or 1 is binary: a
 window's label is 1 when it overlaps an interval of value 1. Any other track
 is a regression: a window's target is the coverage-weighted mean value over
-its bases (0 where uncovered), divided by the track's largest |value| so that
-tracks of different units train at similar scales. Intervals of one track
-should not overlap. Each track gets its own linear head on the mean-pooled
+its bases (0 where uncovered), standardised with the mean and standard
+deviation over training windows so that tracks of different units train at
+similar scales. Intervals of one track should not overlap. Each track gets its own linear head on the mean-pooled
 hidden state; the loss is MLM + the mean over tracks of binary cross-entropy
 or squared error, times ``aux_weight``. See ``examples/pretrain_tracks.tsv``.
 
@@ -28,8 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from genotx.errors import InputError
-from genotx.objectives.common import IGNORE, LossParts, mean_pool, model_inputs
+from genotx.objectives.common import IGNORE, LossParts, mean_pool, model_inputs, small_linear
 from genotx.objectives.mlm import MaskedLM
+from genotx.train.data import step_rng
 
 
 @dataclass
@@ -40,7 +41,6 @@ class Track:
     ends: np.ndarray
     values: np.ndarray
     longest: int
-    scale: float
 
 
 @dataclass
@@ -62,7 +62,7 @@ class Tracks:
                 if track.binary:
                     out[i, j] = float(np.any((overlap > 0) & (track.values[a:b] > 0)))
                 else:
-                    out[i, j] = float((overlap * track.values[a:b]).sum()) / seq_len / track.scale
+                    out[i, j] = float((overlap * track.values[a:b]).sum()) / seq_len
         return out
 
 
@@ -105,9 +105,8 @@ def read_tracks(path: str, genome) -> Tracks:
         arr = np.array(sorted(intervals), dtype=np.float64)
         values = arr[:, 2]
         binary = bool(np.isin(values, (0.0, 1.0)).all())
-        scale = 1.0 if binary else float(np.abs(values).max()) or 1.0
         starts, ends = arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64)
-        tracks.append(Track(name, binary, starts, ends, values, int((ends - starts).max()), scale))
+        tracks.append(Track(name, binary, starts, ends, values, int((ends - starts).max())))
     return Tracks(tracks)
 
 
@@ -118,22 +117,37 @@ class MultiTask:
     causal = False
     both_strands = True
 
-    def __init__(self, *, tokenizer, tracks: Tracks, mask_rate: float, seq_len: int, aux_weight: float = 1.0):
+    def __init__(self, *, tokenizer, tracks: Tracks, mask_rate: float, split, seed: int = 0, aux_weight: float = 1.0):
         self.mlm = MaskedLM(tokenizer=tokenizer, mask_rate=mask_rate)
         self.aux_weight = aux_weight
         self.tracks = tracks
-        self.seq_len = seq_len
+        self.seq_len = split.seq_len
+        # Target statistics over 1024 training windows: regression targets are standardised with
+        # them and every head starts at the context-free prediction (base rate, mean), so the loss
+        # starts at its baseline and early track gradients do not swamp the MLM's.
+        offsets, _ = split.sample_offsets(step_rng(seed, 0, 1 << 20), 1024)
+        sample = tracks.targets(offsets, self.seq_len)
+        self.binary = np.array([t.binary for t in tracks.tracks])
+        self.mean = np.where(self.binary, 0.0, sample.mean(0)).astype(np.float32)
+        std = sample.std(0)
+        self.std = np.where(self.binary | (std == 0), 1.0, std).astype(np.float32)
+        rate = np.clip(sample.mean(0), 1e-3, 1 - 1e-3)
+        self.initial_bias = np.where(self.binary, np.log(rate / (1 - rate)), 0.0).astype(np.float32)
 
     def heads(self, d_model: int) -> dict:
-        import torch.nn as nn
+        import torch
 
-        return {"tracks": nn.Linear(d_model, len(self.tracks.tracks))}
+        head = small_linear(d_model, len(self.tracks.tracks))
+        with torch.no_grad():
+            head.bias.copy_(torch.from_numpy(self.initial_bias))
+        return {"tracks": head}
 
     def prepare(self, codes: np.ndarray, rng: np.random.Generator, offsets=None, **_) -> dict:
         import torch
 
         batch = self.mlm.prepare(codes, rng)
-        batch["targets"] = torch.from_numpy(self.tracks.targets(offsets, self.seq_len))
+        targets = (self.tracks.targets(offsets, self.seq_len) - self.mean) / self.std
+        batch["targets"] = torch.from_numpy(targets.astype(np.float32))
         return batch
 
     def loss(self, model, heads, batch: dict, out=None) -> LossParts:

@@ -55,16 +55,6 @@ class Distributed:
 
             dist.barrier()
 
-    def broadcast_object(self, value):
-        """Rank 0's ``value`` on every rank."""
-        if not self.enabled:
-            return value
-        import torch.distributed as dist
-
-        box = [value]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-
     def wrap(self, module):
         """DistributedDataParallel around ``module`` when distributed, else the module itself."""
         if not self.enabled:

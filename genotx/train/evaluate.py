@@ -9,8 +9,8 @@ ignores context can do); the baseline of InfoNCE is log(batch size)
 
 Example::
 
-    batches, baseline, tokens_per_window = eval_batches(objective, split, tokenizer, cfg)
-    result = evaluate(loss_module, batches, baseline)   # {'loss_per_token': ..., 'parts': {...}}
+    batches, baselines, tokens_per_window = eval_batches(objective, split, tokenizer, cfg)
+    result = evaluate(loss_module, batches, baselines, tokens_per_base, to_device)  # {'loss_per_token': ...}
 """
 
 from __future__ import annotations
@@ -46,27 +46,49 @@ def unigram_baseline(token_lists: list[np.ndarray], batches: list) -> float:
     return float(nats[np.minimum(labels, len(nats) - 1)].mean())
 
 
-def eval_batches(objective, split, tokenizer, cfg) -> tuple[list, float, float]:
-    """Prepared evaluation batches, the baseline loss, and the mean tokens per window."""
+def _track_baseline(batches: list) -> float | None:
+    """Mean over tracks of the loss of predicting each track's held-out mean (binary: its entropy)."""
+    import torch
+
+    targets = [b["targets"] for b in batches if isinstance(b, dict) and "targets" in b]
+    if not targets:
+        return None
+    t = torch.cat(targets).double()
+    mean = t.mean(0)
+    binary = ((t == 0) | (t == 1)).all(0)
+    p = mean.clamp(1e-6, 1 - 1e-6)
+    entropy = -(p * p.log() + (1 - p) * (1 - p).log())
+    return float(torch.where(binary, entropy, t.var(0, unbiased=False)).mean())
+
+
+def eval_batches(objective, split, tokenizer, cfg) -> tuple[list, dict, float]:
+    """Prepared evaluation batches, the baseline of each loss part, and the mean tokens per window."""
     windows = split.eval_windows(cfg.eval_windows)
     tokens = tokenizer.encode_batch(codes_to_strings(windows.codes))
     tokens_per_window = float(np.mean([len(t) for t in tokens]))
     rng = step_rng(EVAL_SEED, 0, 0)
     size, n = cfg.batch_size, len(windows.codes)
-    contrastive = objective.name == "contrastive"
+    contrastive = "contrastive" in objective.name
     # InfoNCE depends on the batch size: its chunks stay full (a short tail is dropped unless it is all there is).
     ends = (list(range(size, n + 1, size)) or [n]) if contrastive else list(range(size, n, size)) + [n]
     batches, chance = [], []
     for i, end in enumerate(ends):
-        begin = end - size if contrastive else (ends[i - 1] if i else 0)
-        part = slice(max(0, begin), end)
-        batches.append(objective.prepare(windows.codes[part], rng, offsets=windows.offsets[part], held_out=True))
-        chance.append(math.log(end - max(0, begin)))
-    baseline = float(np.mean(chance)) if contrastive else unigram_baseline(tokens, batches)
-    return batches, baseline, tokens_per_window
+        begin = max(0, end - size) if contrastive else (ends[i - 1] if i else 0)
+        batches.append(objective.prepare(windows.codes[begin:end], rng, offsets=windows.offsets[begin:end],
+                                         held_out=True))
+        chance.append(math.log(end - begin))
+    baselines = {}
+    if objective.name != "contrastive":
+        baselines["mlm" if objective.name != "ar" else "ar"] = unigram_baseline(tokens, batches)
+    if contrastive:
+        baselines["contrastive"] = float(np.mean(chance))
+    tracks = _track_baseline(batches)
+    if tracks is not None:
+        baselines["tracks"] = tracks
+    return batches, baselines, tokens_per_window
 
 
-def evaluate(loss_module, batches: list, baseline: float, tokens_per_base: float, to_device) -> dict:
+def evaluate(loss_module, batches: list, baselines: dict, tokens_per_base: float, to_device) -> dict:
     """Mean held-out loss per part; the first part (the language-model loss when there is one) is the run's loss."""
     import torch
 
@@ -85,4 +107,5 @@ def evaluate(loss_module, batches: list, baseline: float, tokens_per_base: float
     main = next(iter(means))
     per_token = means[main]
     per_base = None if main == "contrastive" else per_token * tokens_per_base
-    return {"loss_per_token": per_token, "loss_per_base": per_base, "main": main, "parts": means, "baseline": baseline}
+    return {"loss_per_token": per_token, "loss_per_base": per_base, "main": main, "parts": means,
+            "baseline": baselines[main], "baselines": baselines}

@@ -151,7 +151,7 @@ def _pretrain(cfg: TrainConfig, inputs: list[str], split, run_dir: str, resume: 
     objective = build_objective(
         cfg.objective, tokenizer=tokenizer, split=split, mask_rate=cfg.mask_rate, rc_aug=cfg.rc_aug,
         pairs=cfg.pairs, annotations=cfg.annotations, mutation_rate=cfg.mutation_rate, temperature=cfg.temperature,
-        aux_weight=cfg.aux_weight,
+        aux_weight=cfg.aux_weight, seed=cfg.seed,
     )
     model_cfg = model_config(cfg, tokenizer, causal=objective.causal)
     torch.manual_seed(cfg.seed)
@@ -160,7 +160,7 @@ def _pretrain(cfg: TrainConfig, inputs: list[str], split, run_dir: str, resume: 
     optimizer = _optimizer(torch, module, cfg)
     to_device = _to_device(dist.device)
 
-    batches, baseline, tokens_per_window = eval_batches(objective, split, tokenizer, cfg)
+    batches, baselines, tokens_per_window = eval_batches(objective, split, tokenizer, cfg)
     views = 1 + cfg.objective.count("contrastive")
     total = _total_steps(cfg, tokens_per_window, views, dist.world)
     state = {"tokens": 0, "bases": 0, "wall_time_s": 0.0}
@@ -205,7 +205,7 @@ def _pretrain(cfg: TrainConfig, inputs: list[str], split, run_dir: str, resume: 
             rate = window_tokens / max(1e-9, time.perf_counter() - window_start)
             bar.advance(1, status=f"loss {loss_value:.4f}  {rate:,.0f} tok/s")
             eval_now = done == total or (cfg.eval_every and done % cfg.eval_every == 0)
-            result = evaluate(module, batches, baseline, tokens_per_base, to_device) if (eval_now and dist.is_main) else None
+            result = evaluate(module, batches, baselines, tokens_per_base, to_device) if (eval_now and dist.is_main) else None
             if dist.is_main and (done % cfg.log_every == 0 or result is not None):
                 elapsed = state["wall_time_s"] + time.perf_counter() - wall_start
                 metrics.write(step=done, tokens=state["tokens"], bases=state["bases"], lr=optimizer.param_groups[0]["lr"],
@@ -218,7 +218,7 @@ def _pretrain(cfg: TrainConfig, inputs: list[str], split, run_dir: str, resume: 
     wall = state["wall_time_s"] + time.perf_counter() - wall_start
     record = None
     if dist.is_main:
-        final = evaluate(module, batches, baseline, tokens_per_base, to_device) if start >= total else result
+        final = evaluate(module, batches, baselines, tokens_per_base, to_device) if start >= total else result
         save_checkpoint(os.path.join(run_dir, "model"), model, tokenizer, {**metadata, "step": total})
         record = run_record(
             cfg=cfg, model_cfg=model_cfg, counts=model.param_counts(), tokens=state["tokens"], bases=state["bases"],
@@ -229,7 +229,7 @@ def _pretrain(cfg: TrainConfig, inputs: list[str], split, run_dir: str, resume: 
         )
         write_json_atomic(os.path.join(run_dir, "run.json"), record)
         info(f"{cfg.objective}: held-out loss {final['loss_per_token']:.4f} nats/token "
-             f"(baseline {baseline:.4f}) after {total} steps; wrote {run_dir}/run.json")
+             f"(baseline {final['baseline']:.4f}) after {total} steps; wrote {run_dir}/run.json")
     dist.barrier()
     return record
 

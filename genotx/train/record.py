@@ -70,6 +70,7 @@ def run_record(*, cfg, model_cfg, counts: dict, tokens: int, bases: int, n_ctx: 
         "loss_per_token": evaluation["loss_per_token"],
         "loss_per_base": evaluation["loss_per_base"],
         "baseline_loss": evaluation["baseline"],
+        "baseline_losses": evaluation["baselines"],
         "losses": evaluation["parts"],
         "objective": cfg.objective,
         "steps": steps,
