@@ -41,6 +41,7 @@ def run(
     corpus: Optional[List[str]] = typer.Option(None, "--corpus", help="Pretraining FASTA instead of the budget's shipped genomes (repeatable)."),
     top: Optional[int] = typer.Option(None, "--top", min=0, help="Configurations repeated over seeds (default: the budget's)."),
     seeds: Optional[int] = typer.Option(None, "--seeds", min=1, help="Seeds of each top configuration (default: the budget's)."),
+    flops: Optional[float] = typer.Option(None, "--flops", help="Training FLOPs per cell instead of the budget's."),
     seed: int = typer.Option(0, "--seed", help="Seed of the main grid; repeats use seed+1, seed+2, ..."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the main-grid cells without running them."),
 ) -> None:
@@ -54,7 +55,8 @@ def run(
     axes = spec.GridAxes(tokenizers=_values(tokenizers, spec.TOKENIZERS), pes=_values(pes, spec.PES),
                          objectives=_values(objectives, spec.OBJECTIVES), mixers=_values(mixers, spec.MIXERS),
                          tasks=_values(tasks, spec.TASKS))
-    plan = grid_plan(axes, budget, seed=seed, top=top, seeds=seeds, command=f"genotx {command_line()}", corpus=corpus)
+    plan = grid_plan(axes, budget, seed=seed, top=top, seeds=seeds, command=f"genotx {command_line()}", corpus=corpus,
+                     flops=flops)
     names = columns(axes.tasks)
     with TsvWriter(names) as table:
         if dry_run:

@@ -94,8 +94,17 @@ def train_config(cell: Cell, budget: dict, tokenizer: str, max_tokens: int | Non
     )
 
 
+def output_flops_per_token(cfg, vocab_size: int) -> float:
+    """Training FLOPs per input token of the output layer (d_model x vocabulary), which
+    training_flops leaves out with the embeddings: 6·d·V per predicted token, and MLM predicts
+    only its masked share. With a 4k vocabulary and d_model 64 this layer costs more than the
+    blocks, so a budget without it would hand large-vocabulary cells several times the time."""
+    predicted = cfg.mask_rate if cfg.objective == "mlm" else 1.0
+    return 6.0 * cfg.d_model * vocab_size * predicted
+
+
 def tokens_for_budget(cfg, split, tokenizer, flops: float) -> int:
-    """Tokens D with training_flops(N, D, n_ctx) = ``flops`` for this model shape and tokenizer."""
+    """Tokens D whose training FLOPs (training_flops plus the output layer) equal ``flops``."""
     import numpy as np
 
     from genotx.models import GenomicModel
@@ -111,6 +120,7 @@ def tokens_for_budget(cfg, split, tokenizer, flops: float) -> int:
     per_token = training_flops(non_embedding=counts["non_embedding"], tokens=1, n_layers=cfg.n_layers,
                                d_model=cfg.d_model, n_ctx=n_ctx, mixer=cfg.mixer, window=cfg.window,
                                hybrid_pattern=model_cfg.hybrid_pattern)
+    per_token += output_flops_per_token(cfg, tokenizer.vocab_size)
     return max(1, int(flops / per_token))
 
 
@@ -176,6 +186,9 @@ def run_cell(cell: Cell, budget: dict, out_dir: str, *, corpus: list[str], tasks
         result = {**cell.to_dict(), "status": "cannot run", "reason": str(exc)}
         write_json_atomic(os.path.join(cell_dir, "result.json"), result)
         return result
+    from genotx.train.config import TrainConfig
+
+    cfg = TrainConfig.from_dict(record["config"])
     model, tokenizer, _ = load_checkpoint(os.path.join(run_dir, "model"))
     extrapolation = extrapolation_losses(model, tokenizer, cell.objective, corpus, seq_len=budget["seq_len"],
                                          factors=EXTRAPOLATION, windows=budget["eval_windows"],
@@ -183,7 +196,8 @@ def run_cell(cell: Cell, budget: dict, out_dir: str, *, corpus: list[str], tasks
     scores = {task: finetune_cell(cell, budget, run_dir, task, data, os.path.join(cell_dir, "tasks", f"{task}.json"))
               for task, data in tasks.items()}
     result = {
-        **cell.to_dict(), "status": "done", "budget_flops": budget["flops"], "flops": record["flops"],
+        **cell.to_dict(), "status": "done", "budget_flops": budget["flops"], "kaplan_flops": record["flops"],
+        "flops": record["flops"] + record["tokens"] * output_flops_per_token(cfg, record["model"]["vocab_size"]),
         "params": record["params"], "params_total": record["params_total"], "tokens": record["tokens"],
         "bases": record["bases"], "steps": record["steps"], "vocab_size": record["model"]["vocab_size"],
         "loss_per_token": record["loss_per_token"], "loss_per_base": record["loss_per_base"],

@@ -46,6 +46,7 @@ def window_loss(model, objective, codes: np.ndarray, *, seed: int, batch_size: i
 
     from genotx.train.data import step_rng
 
+    device = next(model.parameters()).device if hasattr(model, "parameters") else None
     rng = step_rng(seed, codes.shape[1], 0)
     nats = count = tokens = bases = 0.0
     with torch.no_grad():
@@ -53,6 +54,8 @@ def window_loss(model, objective, codes: np.ndarray, *, seed: int, batch_size: i
             batch = objective.prepare(codes[start : start + batch_size], rng, held_out=True)
             if not _fits(model, int(batch["inputs"].shape[1])):
                 return CANNOT_RUN
+            if device is not None:
+                batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
             try:
                 parts = objective.loss(model, {}, batch)
             except InputError:  # a length limit the model knows of and this check does not
@@ -71,8 +74,12 @@ def extrapolation_losses(model, tokenizer, objective_name: str, inputs: list[str
     longest = max(factors)
     codes = held_out_windows(inputs, length=longest * seq_len, count=max(1, windows // longest),
                              eval_fraction=eval_fraction)
+    import torch
+
     objective = build_objective(objective_name, tokenizer=tokenizer, split=None)
     model.eval()
+    if torch.cuda.is_available():
+        model.cuda()
     result = {}
     for factor in sorted(factors):
         length = factor * seq_len

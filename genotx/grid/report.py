@@ -75,12 +75,14 @@ def report_markdown(results, plan: dict, figures: list[str]) -> str:
     done = finished(results)
     main = [r for r in done if r["stage"] == "main"]
     refused = [r for r in results if r.get("status") == "cannot run"]
-    lines = [f"# genotx grid: budget `{plan['budget_name']}`", "",
+    changed = f" with {budget['flops']:.3g} FLOPs per cell" if plan.get("flops_changed") else ""
+    lines = [f"# genotx grid: budget `{plan['budget_name']}`{changed}", "",
              f"Command: `{plan['command']}`", "",
              f"- cells finished: {len(done)} of {len(results)} planned so far; refused: {len(refused)}",
              f"- model: d_model {budget['d_model']}, {budget['n_layers']} layers, {budget['n_heads']} heads; "
              f"windows of {budget['seq_len']} bp, batch {budget['batch_size']}",
-             f"- compute per cell: {budget['flops']:.3g} training FLOPs (6·N·D + attention, as in run.json)",
+             f"- compute per cell: {budget['flops']:.3g} training FLOPs (6·N·D + attention as in run.json, plus the "
+             "output layer; column `flops` is what each cell used, `kaplan_flops` the run.json part)",
              f"- pretraining corpus: {plan['corpus']}; fine-tuning: {budget['finetune_steps']} steps of "
              f"{budget['finetune_batch']} per task, scored once after the last step",
              f"- total time of the cells: {sum(r.get('wall_s') or 0 for r in done) / 60:.1f} min", "",

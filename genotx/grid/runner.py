@@ -35,14 +35,18 @@ class GridFailed(GenotxError):
 
 
 def grid_plan(axes: GridAxes, budget_name: str, *, seed: int, top: int | None, seeds: int | None, command: str,
-              corpus: list[str] | None = None) -> dict:
-    """The settings of a grid as stored in grid.json (defaults of top/seeds/corpus from the budget)."""
+              corpus: list[str] | None = None, flops: float | None = None) -> dict:
+    """The settings of a grid as stored in grid.json (defaults of top/seeds/corpus/flops from the budget)."""
     from genotx.grid.data import corpus_files
 
     budget = budget_settings(budget_name)
+    if flops is not None:
+        if not flops > 0:
+            raise InputError(f"--flops must be positive, got {flops:g}")
+        budget["flops"] = float(flops)
     files = list(corpus) if corpus else corpus_files(budget["corpus"])
     label = ", ".join(os.path.basename(f) for f in files) if corpus else f"{budget['corpus']} ({len(files)} files)"
-    return {"budget_name": budget_name, "budget": budget, "axes": axes.to_dict(), "seed": seed,
+    return {"budget_name": budget_name, "budget": budget, "flops_changed": flops is not None, "axes": axes.to_dict(), "seed": seed,
             "top": budget["top"] if top is None else top, "seeds": budget["seeds"] if seeds is None else seeds,
             "corpus_files": files, "corpus": label, "command": command}
 

@@ -6,11 +6,13 @@ settings, then repeats the top configurations with more seeds for confidence
 intervals. Budgets are data: one dict per name, holding the model shape,
 window length, training compute per cell and the fine-tuning effort.
 
-Compute per cell is a number of training FLOPs counted as `genotx pretrain`
-counts them in run.json (`genotx.train.record.training_flops`: 6·N·D for the
-N non-embedding parameters and D tokens, plus the attention term). Every cell
-gets the same FLOPs, so a tokenizer with fewer tokens per base sees more bases,
-and a cheaper mixer sees more tokens.
+Compute per cell is a number of training FLOPs: those `genotx pretrain` counts
+in run.json (`genotx.train.record.training_flops`: 6·N·D for the N
+non-embedding parameters and D tokens, plus the attention term) plus the output
+layer, 6·d_model·vocabulary per predicted token (all tokens for AR, the masked
+15 % for MLM). Every cell gets the same FLOPs, so a tokenizer with fewer tokens
+per base sees more bases, a large vocabulary sees fewer tokens, and a cheaper
+mixer sees more tokens.
 
 Example::
 
@@ -33,7 +35,8 @@ EXTRAPOLATION = (1, 2, 4, 8)  # evaluation lengths as multiples of the training 
 
 BUDGETS = {
     # tiny: seconds per cell; for tests and for trying the command. The corpus is the three
-    # smallest shipped genomes (human mitochondrion and two bee viruses, 37 kb).
+    # smallest shipped genomes (human mitochondrion and two bee viruses, 37 kb). With one
+    # layer the hybrid mixer is a Mamba layer.
     "tiny": {
         "d_model": 32, "n_layers": 1, "n_heads": 2, "seq_len": 64, "batch_size": 4, "flops": 2e9,
         "lr": 2e-3, "eval_windows": 8, "eval_fraction": 0.1, "max_vocab": 128, "tokenizer_bases": 40_000,
@@ -41,24 +44,26 @@ BUDGETS = {
         "top": 1, "seeds": 2,
     },
     # small: the CPU budget (docs/grid.md gives the time estimate); the corpus is every
-    # shipped genome of split 'train' (12 genomes, 26 Mb).
+    # shipped genome of split 'train' (12 genomes, 26 Mb). Four layers, so that the hybrid
+    # mixer (pattern MMMA over depth) holds one attention layer.
     "small": {
-        "d_model": 64, "n_layers": 2, "n_heads": 4, "seq_len": 256, "batch_size": 16, "flops": 3e12,
+        "d_model": 64, "n_layers": 4, "n_heads": 4, "seq_len": 256, "batch_size": 16, "flops": 1.5e12,
         "lr": 2e-3, "eval_windows": 64, "eval_fraction": 0.05, "max_vocab": 4096, "tokenizer_bases": 4_000_000,
         "finetune_steps": 150, "finetune_batch": 32, "taxon_valid": 1000, "corpus": "train-genomes",
         "top": 3, "seeds": 3,
     },
-    # medium and large: for one GPU (pretraining runs on it; fine-tuning stays on the CPU).
+    # medium and large: for one GPU. Pretraining and the extrapolation runs use it; fine-tuning
+    # (genotx.train.finetune) runs on the CPU, so its steps are kept moderate.
     "medium": {
         "d_model": 256, "n_layers": 6, "n_heads": 8, "seq_len": 512, "batch_size": 32, "flops": 3e15,
         "lr": 1e-3, "eval_windows": 256, "eval_fraction": 0.05, "max_vocab": 4096, "tokenizer_bases": 20_000_000,
-        "finetune_steps": 1000, "finetune_batch": 64, "taxon_valid": 2000, "corpus": "train-genomes",
+        "finetune_steps": 400, "finetune_batch": 64, "taxon_valid": 2000, "corpus": "train-genomes",
         "top": 3, "seeds": 3,
     },
     "large": {
         "d_model": 512, "n_layers": 8, "n_heads": 8, "seq_len": 1024, "batch_size": 64, "flops": 5e16,
         "lr": 6e-4, "eval_windows": 512, "eval_fraction": 0.05, "max_vocab": 4096, "tokenizer_bases": 30_000_000,
-        "finetune_steps": 2000, "finetune_batch": 64, "taxon_valid": 2000, "corpus": "train-genomes",
+        "finetune_steps": 600, "finetune_batch": 64, "taxon_valid": 2000, "corpus": "train-genomes",
         "top": 5, "seeds": 3,
     },
 }

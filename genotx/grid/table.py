@@ -15,7 +15,7 @@ import os
 from genotx.grid.spec import EXTRAPOLATION
 
 CELL_COLUMNS = ["name", "stage", "config", "tokenizer", "pe", "objective", "mixer", "seed", "status", "budget_flops",
-                "flops", "params", "tokens", "bases", "steps", "vocab_size", "loss_per_token", "loss_per_base",
+                "flops", "kaplan_flops", "params", "tokens", "bases", "steps", "vocab_size", "loss_per_token", "loss_per_base",
                 "baseline_loss"]
 TASK_METRICS = ("macro_f1", "accuracy", "auroc")
 
