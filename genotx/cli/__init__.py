@@ -7,13 +7,12 @@ code, write TSV) and must not import torch at module level, so that
 
 from __future__ import annotations
 
-import importlib
 from typing import Optional
 
 import typer
 
 from genotx import __version__
-from genotx.cli._common import GenotxApp, threads_default
+from genotx.cli._common import GenotxApp, LazySubcommands, threads_default
 from genotx.runtime import settings
 
 app = GenotxApp(
@@ -24,6 +23,7 @@ app = GenotxApp(
     pretty_exceptions_enable=False,
     add_completion=False,
     rich_markup_mode=None,  # plain help text: fast to print, stable for help2man
+    cls=LazySubcommands,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -66,8 +66,4 @@ COMMANDS = [
     ("tokenize", "tokenize"),
 ]
 
-for _name, _module in COMMANDS:
-    _mod = importlib.import_module(f"genotx.cli.{_module}")
-    # The module docstring is the subcommand's help (and man page); its first line the summary.
-    _doc = (_mod.__doc__ or "").strip()
-    app.command(_name, help=_doc or None, short_help=_doc.splitlines()[0] if _doc else None)(_mod.run)
+# Modules are imported lazily by `LazySubcommands`, when their subcommand is run or listed.

@@ -11,12 +11,14 @@ for command-line usage errors found before a subcommand runs.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import sys
 import traceback
 from typing import Callable, List, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from genotx.errors import GenotxError, InputError
 from genotx.io.reader import stdin_is_terminal
@@ -49,6 +51,42 @@ def _silence_stdout() -> None:
 def fail(message: str, code: int = 2) -> None:
     print(f"genotx: error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(code)
+
+
+def load_subcommand(name: str, module: str):
+    """Import ``genotx.cli.<module>`` and return its `run` as a click command named `name`.
+
+    The module docstring is the command's help (and man page); its first line the summary.
+    """
+    mod = importlib.import_module(f"genotx.cli.{module}")
+    doc = (mod.__doc__ or "").strip()
+    single = typer.Typer(add_completion=False, rich_markup_mode=None)
+    single.command(name, help=doc or None, short_help=doc.splitlines()[0] if doc else None)(mod.run)
+    return typer.main.get_command(single)
+
+
+class LazySubcommands(TyperGroup):
+    """The subcommand group: a subcommand's module is imported only when it is run or listed.
+
+    ``genotx stats`` thus never imports what ``genotx pretrain`` needs; the
+    list of subcommands is ``genotx.cli.COMMANDS``.
+    """
+
+    def _registered(self) -> dict[str, str]:
+        from genotx.cli import COMMANDS
+
+        return dict(COMMANDS)
+
+    def list_commands(self, ctx) -> list[str]:
+        names = list(self._registered())
+        return names + [n for n in self.commands if n not in names]
+
+    def get_command(self, ctx, cmd_name: str):
+        if cmd_name not in self.commands:
+            module = self._registered().get(cmd_name)
+            if module is not None:
+                self.commands[cmd_name] = load_subcommand(cmd_name, module)
+        return self.commands.get(cmd_name)
 
 
 class GenotxApp(typer.Typer):

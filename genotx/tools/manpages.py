@@ -93,7 +93,7 @@ def make_pages() -> dict[str, str]:
                 see = ", ".join(f"\\fBgenotx-{n}\\fR(1)" for n in names)
                 include = EXTRA_SECTIONS.replace("{see_also}", see)
             else:
-                summary = (group.commands[sub].short_help or sub).rstrip(".")
+                summary = (group.get_command(None, sub).short_help or sub).rstrip(".")
                 summary = summary[0].lower() + summary[1:]
                 include = "[SEE ALSO]\n\\fBgenotx\\fR(1)\n"
             pages[f"{stem}.1"] = _help2man(wrapper, summary, include, env)
