@@ -23,10 +23,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 demo: install
-	$(GENOTX) stats examples/reads.fq.gz | head -n 12
+	zcat examples/reads.fq.gz | $(GENOTX) predict --task taxon | head -n 12
 
+# Two test workers on two cores: one torch thread each, or OpenMP threads spin against each other.
 test: $(VENV)/.installed-test
-	$(PY) -m pytest -n 2 -q tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q tests
 
 bench: install
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
@@ -36,6 +37,10 @@ man: install
 
 completions: install
 	$(PY) -m genotx.tools.completions completions
+
+# Rebuild models/taxon-default from the shipped genomes (fixed seed; recipe in the script).
+default-model: install
+	GENOTX=$(GENOTX) models/train_taxon_default.sh models/taxon-default
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

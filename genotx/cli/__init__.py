@@ -37,7 +37,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     threads: Optional[int] = typer.Option(
-        None, "-t", "--threads", min=1, help="CPU threads (default: $GENOTX_THREADS, else all cores)."
+        None, "-t", "--threads", min=1, help="CPU threads (default: $GENOTX_THREADS, else $OMP_NUM_THREADS, else all cores)."
     ),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bars, warnings or notes on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Print tracebacks of errors."),

@@ -153,7 +153,7 @@ def command(func: Callable) -> Callable:
 
 
 def threads_default() -> int:
-    """`GENOTX_THREADS` if set (a positive integer, else a usage error), otherwise all cores."""
+    """`GENOTX_THREADS` if set (a positive integer, else a usage error), else `OMP_NUM_THREADS`, else all cores."""
     env = os.environ.get("GENOTX_THREADS", "").strip()
     if env and not (env.isdigit() and int(env) > 0):
         fail(f"GENOTX_THREADS must be a positive integer, got {env!r}", 2)
