@@ -21,7 +21,6 @@ EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
 # step, so a masked token sees its neighbours before attention has learnt anything.
 CASES = {
     "mlm": dict(objective="mlm", pe="alibi", lr=0.005),
-    "ar": dict(objective="ar", lr=0.01),
     "ar_rc_aug": dict(objective="ar", rc_aug=True, lr=0.01),
     "contrastive_views": dict(objective="contrastive", lr=0.003),
     "contrastive_orthologs": dict(objective="contrastive", lr=0.003, pairs=os.path.join(EXAMPLES, "pretrain_pairs.tsv")),

@@ -59,8 +59,11 @@ def save_training_checkpoint(run_dir, *, step, model, heads, optimizer, tokenize
 
     final = checkpoint_dir(run_dir, step)
     tmp = os.path.join(os.path.dirname(final), f".tmp-{os.path.basename(final)}-{os.getpid()}")
-    os.makedirs(os.path.dirname(final), exist_ok=True)
-    shutil.rmtree(tmp, ignore_errors=True)
+    root = os.path.dirname(final)
+    os.makedirs(root, exist_ok=True)
+    for name in os.listdir(root):  # leftovers of a run killed while saving
+        if ".tmp-" in name:
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
     save_checkpoint(tmp, model, tokenizer, metadata)
     tensors, optim_json = _optimizer_tensors(optimizer)
     tensors.update({f"heads.{k}": v.detach().contiguous().cpu() for k, v in heads.state_dict().items()})
