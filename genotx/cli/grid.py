@@ -55,7 +55,7 @@ def run(
     axes = spec.GridAxes(tokenizers=_values(tokenizers, spec.TOKENIZERS), pes=_values(pes, spec.PES),
                          objectives=_values(objectives, spec.OBJECTIVES), mixers=_values(mixers, spec.MIXERS),
                          tasks=_values(tasks, spec.TASKS))
-    plan = grid_plan(axes, budget, seed=seed, top=top, seeds=seeds, command=f"genotx {command_line()}", corpus=corpus,
+    plan = grid_plan(axes, budget, seed=seed, top=top, seeds=seeds, command=command_line(), corpus=corpus,
                      flops=flops)
     names = columns(axes.tasks)
     with TsvWriter(names) as table:

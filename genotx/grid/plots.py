@@ -22,6 +22,9 @@ def _save(fig, path: str) -> None:
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a figure is for everyone
         os.replace(tmp, path)
     finally:
         plt.close(fig)

@@ -77,7 +77,7 @@ def report_markdown(results, plan: dict, figures: list[str]) -> str:
     refused = [r for r in results if r.get("status") == "cannot run"]
     changed = f" with {budget['flops']:.3g} FLOPs per cell" if plan.get("flops_changed") else ""
     lines = [f"# genotx grid: budget `{plan['budget_name']}`{changed}", "",
-             f"Command: `{plan['command']}`", "",
+             f"Command: `genotx {plan['command']}`", "",
              f"- cells finished: {len(done)} of {len(results)} planned so far; refused: {len(refused)}",
              f"- model: d_model {budget['d_model']}, {budget['n_layers']} layers, {budget['n_heads']} heads; "
              f"windows of {budget['seq_len']} bp, batch {budget['batch_size']}",

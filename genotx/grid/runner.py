@@ -10,7 +10,8 @@ OUT/grid.json holds the plan's settings; a rerun with other settings is refused.
 
 Example::
 
-    for result in run_grid(GridAxes(), "tiny", "grid/", command="grid -o grid/"):
+    plan = grid_plan(GridAxes(), "tiny", seed=0, top=None, seeds=None, command="grid -o grid/")
+    for result in run_grid(plan, "grid/"):
         print(result["name"], result["status"])
 """
 
