@@ -118,7 +118,7 @@ def run_grid(plan: dict, out_dir: str):
 
     yield from stage(main_cells(axes, seed=plan["seed"]))
     best = ranking(results, stages=("main",))
-    if best and len(axes.mixers) > 1:
+    if best and any(m != "attention" for m in axes.mixers):
         from genotx.grid.spec import Cell
 
         winner = Cell(**{k: best[0][k] for k in ("tokenizer", "pe", "objective", "mixer", "seed", "stage")})
