@@ -20,7 +20,9 @@ def run(
     inputs: Optional[List[str]] = inputs_argument(),
     task: str = typer.Option("taxon", "--task", help="taxon, regulatory, expression or variant."),
     model: Optional[str] = typer.Option(None, "--model", help="Model directory (default: the shipped model of the task)."),
-    batch_size: int = typer.Option(512, "--batch-size", min=1, help="Sequences per forward pass."),
+    batch_size: int = typer.Option(256, "--batch-size", min=1, help="Sequences per forward pass."),
+    precision: str = typer.Option("auto", "--precision",
+                                  help="auto (bf16 where the CPU has native bf16, else fp32), fp32, bf16 or int8."),
     min_prob: float = typer.Option(0.5, "--min-prob", min=0.0, max=1.0,
                                    help="taxon: below this probability a read is unclassified."),
     all_probs: bool = typer.Option(False, "--all-probs", help="regulatory: one probability column per class."),
@@ -42,7 +44,7 @@ def run(
     from genotx.train.predict import Predictor, default_model
 
     predictor = Predictor.load(model or default_model(task), task, batch_size=batch_size, min_prob=min_prob,
-                               all_probs=all_probs)
+                               all_probs=all_probs, precision=precision)
     with TsvWriter(predictor.columns) as out:
         for batch in iter_batches(paths_or_stdin(inputs)):
             out.write_rows(predictor.rows(batch))

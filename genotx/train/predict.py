@@ -47,6 +47,41 @@ def default_model(task: str) -> str:
                      f"(looked in {', '.join(str(r) for r in _model_roots())})")
 
 
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
+
+
+def cpu_has_bf16() -> bool:
+    """True where the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = fh.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def set_precision(model, precision: str):
+    """The model in the requested inference precision; ``auto`` is bf16 where the CPU has native bf16.
+
+    bf16 and int8 (dynamic quantisation of the linear layers) change the taxon
+    calls of the default model on examples/reads.fq.gz in under 0.1 % of reads.
+    """
+    torch = import_torch()
+    if precision not in PRECISIONS:
+        raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == "auto":
+        precision = "bf16" if cpu_has_bf16() else "fp32"
+    if precision == "bf16":
+        return model.to(torch.bfloat16)
+    if precision == "int8":
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the eager quantisation API is deprecated in favour of torchao
+            return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    return model
+
+
 def columns(task: str, classes: list[str], all_probs: bool) -> list[str]:
     if task == "taxon":
         return ["read_id", "taxon", "taxid", "prob", "runner_up", "runner_up_prob"]
@@ -58,9 +93,9 @@ def columns(task: str, classes: list[str], all_probs: bool) -> list[str]:
 class Predictor:
     """A fine-tuned model ready for inference on batches of records."""
 
-    def __init__(self, model, tokenizer, metadata: dict, *, task: str, batch_size: int = 512,
-                 min_prob: float = 0.0, all_probs: bool = False):
-        self.model, self.tokenizer, self.meta = model.eval(), tokenizer, metadata
+    def __init__(self, model, tokenizer, metadata: dict, *, task: str, batch_size: int = 256,
+                 min_prob: float = 0.0, all_probs: bool = False, precision: str = "fp32"):
+        self.model, self.tokenizer, self.meta = set_precision(model.eval(), precision), tokenizer, metadata
         self.task, self.batch_size, self.min_prob, self.all_probs = task, batch_size, min_prob, all_probs
         self.classes = list(metadata.get("classes") or [])
         self.taxids = metadata.get("taxids") or [None] * len(self.classes)
