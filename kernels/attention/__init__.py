@@ -8,7 +8,9 @@ Backends:
                 tensors of dtype float16, bfloat16 or float32, head dim <= 128;
   * "sdpa"      torch.nn.functional.scaled_dot_product_attention, with a boolean
                 or float mask for what its flags cannot say (ALiBi, window,
-                padding, global tokens, decoding with Lq < Lk);
+                padding, global tokens, decoding with Lq < Lk); on CPU, plain
+                bidirectional attention over at most SHORT_CPU_KEYS keys is
+                the explicit softmax(q k^T) v product instead (faster there);
   * "reference" plain PyTorch (reference.py), the definition of the semantics;
   * "auto"      Triton for supported CUDA tensors, else SDPA. CPU tensors never
                 reach Triton; a fallback says why at debug level on the
