@@ -16,7 +16,7 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# bench/tokenize.py would shadow the standard library's tokenize module (imported by torch).
+# Keep bench/ off the import path: a script there named like a standard module would shadow it.
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.join(ROOT, "bench")]
 sys.path.insert(0, ROOT)
 
