@@ -225,7 +225,9 @@ def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset
                 if not bar_shown():
                     key = "pearson" if data.regression else "macro_f1"
                     info(f"step {step + 1}/{cfg.steps}: train loss {loss.item():.4f}, validation {key} {metrics[key]:.4f}")
-                if _score(data, metrics) > best["score"]:
+                # The first evaluation always counts, so a metric that is undefined (NaN: constant
+                # predictions) still leaves weights to save.
+                if best["state"] is None or _score(data, metrics) > best["score"]:
                     best = {"score": _score(data, metrics), "state": copy.deepcopy(model.state_dict()),
                             "step": step + 1, "metrics": metrics}
                     stale = 0
