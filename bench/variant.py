@@ -48,6 +48,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--d-model", type=int, default=64)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--seq-len", type=int, default=64)
     args = parser.parse_args()
     rows = [line.split("\t") for line in gzip.open(ROOT / "data" / "labelled" / "splice.tsv.gz", "rt").read().splitlines()[1:]]
     donors = [s for s, label in rows if label == "ei" and s[30:32] == "GT"]
@@ -57,7 +60,8 @@ def main() -> None:
         genome.write_text(">splice_junctions\n" + "".join(s for s, _ in rows) + "\n")
         run = Path(tmp, "mlm")
         genotx("pretrain", str(genome), "--objective", "mlm", "--tokenizer", "char", "--pe", "rope",
-               "--d-model", "64", "--layers", "2", "--heads", "4", "--seq-len", "64", "--batch-size", "32",
+               "--d-model", str(args.d_model), "--layers", str(args.layers), "--heads", "4",
+               "--seq-len", str(args.seq_len), "--batch-size", "32",
                "--max-steps", str(args.steps), "--seed", str(args.seed), "-o", str(run))
         lines, kinds = ["sequence\tpos\talt"], []
         for seq in donors:
@@ -86,7 +90,7 @@ def main() -> None:
             for s, p, a in (line.split("\t") for line in lines[1:])]
     print(f"# {len(donors)} donors with GT at 31-32; {kinds.sum()} breaking, {(kinds == 0).sum()} random substitutions")
     print("model\tauroc_breaking_vs_random\tmean_score_breaking\tmean_score_random")
-    print(f"genotx MLM (char, RoPE, d=64, 2 layers, {args.steps} steps)\t{auroc(kinds, -scores):.3f}\t"
+    print(f"genotx MLM (char, RoPE, d={args.d_model}, {args.layers} layers, {args.steps} steps)\t{auroc(kinds, -scores):.3f}\t"
           f"{scores[kinds == 1].mean():.3f}\t{scores[kinds == 0].mean():.3f}")
     base = np.array(base)
     print(f"position frequency matrix of the donors (in-sample)\t{auroc(kinds, -base):.3f}\t"
