@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 
 CHUNK = 32
 MIN_LOG_DECAY = -20.0
@@ -52,6 +53,16 @@ def _cuda_scan():
     return ssm.selective_scan_fn if ssm.has_cuda_scan else None
 
 
+def _scan_chunk(state, delta, u, B, C, A64):
+    """One chunk of the recurrence: (y (b, d, T) float32, last state (b, d, n) float64)."""
+    d_c = delta.double()  # (b, d, T)
+    log_decay = (d_c[..., None] * A64[:, None, :]).clamp(min=MIN_LOG_DECAY)  # (b, d, T, n)
+    inputs = (d_c * u.double())[..., None] * B[:, None].transpose(-1, -2).double()
+    running = log_decay.cumsum(dim=2)
+    states = running.exp() * (state[:, :, None] + (inputs * (-running).exp()).cumsum(dim=2))
+    return torch.einsum("bdtn,bnt->bdt", states.float(), C), states[:, :, -1]
+
+
 def selective_scan_torch(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
                          return_last_state=False, initial_state=None, chunk=CHUNK):
     """The chunked PyTorch scan (any device); same arguments as `selective_scan`."""
@@ -65,16 +76,19 @@ def selective_scan_torch(u, delta, A, B, C, D=None, z=None, delta_bias=None, del
     state = (initial_state.double() if initial_state is not None
              else u.new_zeros(batch, dim, A.shape[1], dtype=torch.float64))
     A64 = A.double()
+    # Each chunk holds ~9 float64 (b, d, T, n) tensors for backward; keeping them for the whole
+    # sequence took ~20 GB for a 6-layer d=256 model on 8 x 256 tokens. With gradients on, each
+    # chunk is recomputed in backward instead, so only the (b, d, n) states between chunks stay.
+    recompute = torch.is_grad_enabled() and any(t.requires_grad for t in (u, delta, A, B, C))
     ys = []
     for start in range(0, length, chunk):
         end = min(start + chunk, length)
-        d_c = delta[:, :, start:end].double()  # (b, d, T)
-        log_decay = (d_c[..., None] * A64[:, None, :]).clamp(min=MIN_LOG_DECAY)  # (b, d, T, n)
-        inputs = (d_c * u[:, :, start:end].double())[..., None] * B[:, None, :, start:end].transpose(-1, -2).double()
-        running = log_decay.cumsum(dim=2)
-        states = running.exp() * (state[:, :, None] + (inputs * (-running).exp()).cumsum(dim=2))
-        ys.append(torch.einsum("bdtn,bnt->bdt", states.float(), C[:, :, start:end]))
-        state = states[:, :, -1]
+        args = (state, delta[:, :, start:end], u[:, :, start:end], B[:, :, start:end], C[:, :, start:end], A64)
+        if recompute:
+            y_c, state = torch.utils.checkpoint.checkpoint(_scan_chunk, *args, use_reentrant=False)
+        else:
+            y_c, state = _scan_chunk(*args)
+        ys.append(y_c)
     y = torch.cat(ys, dim=2) if ys else u.new_zeros(batch, dim, 0)
     out = y if D is None else y + u * D.float()[:, None]
     if z is not None:
