@@ -124,27 +124,18 @@ def _fixed_tokenizer(spec: str, data, seed: int):
     """Tokenizer of a from-scratch model; BPE kinds are trained on the training sequences."""
     import tempfile
 
-    from genotx.tokenizers import build_tokenizer, load_tokenizer, train_tokenizer
+    from genotx.train.setup import tokenizer_from_spec
 
-    if spec == "char":
-        return build_tokenizer("char")
-    if spec.startswith("kmer"):
-        k, _, stride = spec[4:].partition(":")
-        return build_tokenizer("kmer", k=int(k), stride=int(stride or 1))
-    kind, _, size = spec.partition(":")
-    if kind in ("bpe", "rcbpe"):
-        seqs = data.train_seqs or data.valid_seqs
-        # A vocabulary far larger than the training text would hold mostly unseen merges.
-        vocab = min(int(size or 4096), max(64, sum(map(len, seqs)) // 200))
-        with tempfile.TemporaryDirectory() as tmp:
-            fasta = os.path.join(tmp, "train.fa")
-            with open(fasta, "w") as fh:
-                fh.writelines(f">s{i}\n{s}\n" for i, s in enumerate(seqs))
-            return train_tokenizer(kind, [fasta], vocab_size=vocab, seed=seed)
-    if os.path.exists(spec):
-        return load_tokenizer(spec)
-    raise InputError(f"unknown tokenizer {spec!r}: use char, kmer6, kmer6:6 (k:stride), bpe[:SIZE], "
-                     "rcbpe[:SIZE] or the path of a tokenizer.json")
+    seqs = data.train_seqs or data.valid_seqs
+
+    def write_fasta(path: str) -> None:
+        with open(path, "w") as fh:
+            fh.writelines(f">s{i}\n{s}\n" for i, s in enumerate(seqs))
+
+    # A vocabulary far larger than the training text would hold mostly unseen merges.
+    max_vocab = max(64, sum(map(len, seqs)) // 200)
+    with tempfile.TemporaryDirectory() as tmp:
+        return tokenizer_from_spec(spec, write_fasta, tmp, seed, max_vocab=max_vocab)
 
 
 def _lr(step: int, cfg: FinetuneConfig) -> float:

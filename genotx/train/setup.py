@@ -41,13 +41,20 @@ def _write_training_fasta(split, path: str) -> None:
 
 def make_tokenizer(spec: str, split, work_dir: str, seed: int):
     """Build, train or load the tokenizer named by ``spec`` (see the module docstring)."""
+    return tokenizer_from_spec(spec, lambda fasta: _write_training_fasta(split, fasta), work_dir, seed)
+
+
+def tokenizer_from_spec(spec: str, write_training_fasta, work_dir: str, seed: int, max_vocab: int | None = None):
+    """The tokenizer named by ``spec``; BPE kinds are trained on the FASTA that
+    ``write_training_fasta(path)`` writes (a temporary file in ``work_dir``), with the
+    vocabulary capped at ``max_vocab`` when given. Errors name the ``--tokenizer`` value."""
     try:
-        return _make_tokenizer(spec, split, work_dir, seed)
+        return _tokenizer_from_spec(spec, write_training_fasta, work_dir, seed, max_vocab)
     except InputError as exc:
         raise InputError(f"--tokenizer {spec}: {exc}") from None
 
 
-def _make_tokenizer(spec: str, split, work_dir: str, seed: int):
+def _tokenizer_from_spec(spec, write_training_fasta, work_dir, seed, max_vocab):
     from genotx.tokenizers import build_tokenizer, load_tokenizer, train_tokenizer
 
     if spec == "char":
@@ -58,10 +65,11 @@ def _make_tokenizer(spec: str, split, work_dir: str, seed: int):
         return build_tokenizer("kmer", k=k, stride=int(kmer.group(2) or 1))
     bpe = _BPE.match(spec)
     if bpe:
+        vocab = int(bpe.group(2) or 4096)
         fasta = os.path.join(work_dir, "tokenizer-training.fa")
-        _write_training_fasta(split, fasta)
+        write_training_fasta(fasta)
         try:
-            return train_tokenizer(bpe.group(1), [fasta], vocab_size=int(bpe.group(2) or 4096), seed=seed)
+            return train_tokenizer(bpe.group(1), [fasta], vocab_size=min(vocab, max_vocab or vocab), seed=seed)
         finally:
             os.remove(fasta)
     if os.path.exists(spec):
