@@ -39,17 +39,30 @@ def tokenize_windows(tokenizer, codes: np.ndarray, *, bos: bool = False):
     With ``bos`` every row starts with CLS, the start symbol of autoregressive
     training and generation.
     """
+    encoded = tokenizer.encode_batch(codes_to_strings(codes))
+    return pad_token_rows(encoded, lead=CLS_ID if bos else None)
+
+
+def pad_token_rows(rows, lead: int | None = None, max_tokens: int | None = None):
+    """Token id rows -> right-padded (input_ids, attention_mask) torch tensors.
+
+    ``lead`` (e.g. CLS) starts every row; rows longer than ``max_tokens`` (lead
+    included) are cut. Example: ``pad_token_rows([np.array([5, 6]), np.array([7])])``.
+    """
     import torch
 
-    encoded = tokenizer.encode_batch(codes_to_strings(codes))
-    lead = 1 if bos else 0
-    width = lead + max(len(e) for e in encoded)
-    ids = np.full((len(encoded), width), PAD_ID, dtype=np.int64)
-    if bos:
-        ids[:, 0] = CLS_ID
-    for row, e in enumerate(encoded):
-        ids[row, lead : lead + len(e)] = e
-    lengths = np.array([lead + len(e) for e in encoded])
+    start = 0 if lead is None else 1
+    width = start + max(len(r) for r in rows)
+    if max_tokens is not None:
+        width = min(width, max_tokens)
+    ids = np.full((len(rows), width), PAD_ID, dtype=np.int64)
+    if lead is not None:
+        ids[:, 0] = lead
+    lengths = np.empty(len(rows), dtype=np.int64)
+    for i, r in enumerate(rows):
+        n = min(len(r), width - start)
+        ids[i, start : start + n] = r[:n]
+        lengths[i] = start + n
     mask = np.arange(width)[None, :] < lengths[:, None]
     return torch.from_numpy(ids), torch.from_numpy(mask)
 

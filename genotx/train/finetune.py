@@ -54,22 +54,13 @@ class FinetuneConfig:
 
 
 def encode_sequences(tokenizer, seqs: list[str], max_tokens: int):
-    """Tokenise, prepend CLS, truncate to ``max_tokens`` and right-pad: (ids, mask) tensors."""
-    torch = import_torch()
-    from genotx.tokenizers import CLS_ID, PAD_ID
+    """Tokenise, prepend CLS, truncate to ``max_tokens`` and right-pad: (ids, mask or None) tensors."""
+    import_torch()
+    from genotx.objectives.common import pad_token_rows
+    from genotx.tokenizers import CLS_ID
 
-    encoded = tokenizer.encode_batch(seqs)
-    width = min(max_tokens, 1 + max(len(e) for e in encoded))
-    ids = np.full((len(encoded), width), PAD_ID, dtype=np.int64)
-    ids[:, 0] = CLS_ID
-    lengths = np.empty(len(encoded), dtype=np.int64)
-    for row, e in enumerate(encoded):
-        n = min(len(e), width - 1)
-        ids[row, 1 : 1 + n] = e[:n]
-        lengths[row] = 1 + n
-    mask = np.arange(width)[None, :] < lengths[:, None]
-    ids_t = torch.from_numpy(ids)
-    return ids_t, (None if mask.all() else torch.from_numpy(mask))
+    ids, mask = pad_token_rows(tokenizer.encode_batch(seqs), lead=CLS_ID, max_tokens=max_tokens)
+    return ids, (None if bool(mask.all()) else mask)
 
 
 def _pooling(cfg: FinetuneConfig, causal: bool) -> str:

@@ -23,23 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from genotx.io.reader import revcomp
+from genotx.objectives.common import pad_token_rows
 from genotx.runtime import import_torch
-
-
-def _pad(rows: list[np.ndarray], lead: int | None):
-    torch = import_torch()
-    from genotx.tokenizers import PAD_ID
-
-    start = 0 if lead is None else 1
-    width = start + max(len(r) for r in rows)
-    ids = np.full((len(rows), width), PAD_ID, dtype=np.int64)
-    if lead is not None:
-        ids[:, 0] = lead
-    for i, r in enumerate(rows):
-        ids[i, start : start + len(r)] = r
-    lengths = np.array([start + len(r) for r in rows])
-    mask = np.arange(width)[None, :] < lengths[:, None]
-    return torch.from_numpy(ids), torch.from_numpy(mask)
 
 
 def _masked_logprob(model, tokenizer, seqs: list[str], spans: list[tuple[int, int]]) -> np.ndarray:
@@ -56,7 +41,7 @@ def _masked_logprob(model, tokenizer, seqs: list[str], spans: list[tuple[int, in
         m = e.astype(np.int64).copy()
         m[hit] = MASK_ID
         masked.append(m)
-    ids, mask = _pad(masked, None)
+    ids, mask = pad_token_rows(masked)
     with torch.inference_mode():
         logp = model(ids, mask).logits.float().log_softmax(-1).numpy()
     return np.array([logp[i, hit, tok].sum() for i, (hit, tok) in enumerate(targets)])
@@ -68,7 +53,7 @@ def _ar_loglik(model, tokenizer, seqs: list[str]) -> np.ndarray:
     from genotx.tokenizers import CLS_ID
 
     encoded = [tokenizer.encode(s).astype(np.int64) for s in seqs]
-    ids, mask = _pad(encoded, CLS_ID)
+    ids, mask = pad_token_rows(encoded, lead=CLS_ID)
     with torch.inference_mode():
         logp = model(ids, mask).logits.float().log_softmax(-1)
     nxt = ids[:, 1:]
