@@ -4,6 +4,11 @@ Without those variables the run is a single process and nothing here does
 anything. With them, the process group uses nccl when CUDA is available and
 gloo otherwise (CPU). Rank 0 alone writes files.
 
+When every rank runs on this one machine (LOCAL_WORLD_SIZE == WORLD_SIZE)
+and GLOO_SOCKET_IFNAME is unset, gloo is bound to the loopback interface:
+otherwise it binds to whatever the host name resolves to, which on sandboxed
+or container hosts may be no local address at all.
+
 Example::
 
     dist = Distributed.from_environment()
@@ -45,6 +50,8 @@ class Distributed:
 
         if cuda:
             torch.cuda.set_device(local_rank)
+        if not cuda:
+            _bind_gloo_to_loopback_on_one_node(world)
         if not dist.is_initialized():
             dist.init_process_group(backend="nccl" if cuda else "gloo")
         return cls(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=local_rank, device=device)
@@ -70,3 +77,9 @@ class Distributed:
 
             if dist.is_initialized():
                 dist.destroy_process_group()
+
+
+def _bind_gloo_to_loopback_on_one_node(world: int) -> None:
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "0"))
+    if local_world == world and "GLOO_SOCKET_IFNAME" not in os.environ and os.path.exists("/sys/class/net/lo"):
+        os.environ["GLOO_SOCKET_IFNAME"] = "lo"
