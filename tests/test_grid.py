@@ -101,6 +101,24 @@ def test_resumed_grid_skips_finished_cells_and_reruns_only_the_missing_one(micro
     assert abs(float(again["loss_per_token"]) - float(before["loss_per_token"])) < 1e-4
 
 
+def test_two_jobs_rerun_missing_cells_in_parallel_with_the_same_results(micro_grid):
+    out, first = micro_grid
+    cells = out / "cells"
+    missing = ["char-learned-mlm-attention-s0", "kmer6s6-learned-mlm-attention-s0"]
+    for name in missing:
+        for path in sorted((cells / name).rglob("*"), key=lambda p: -len(p.parts)):
+            path.unlink() if path.is_file() else path.rmdir()
+        (cells / name).rmdir()
+    proc = run_genotx(*MICRO, "-o", str(out), "--jobs", "2", env=_env(), timeout=300)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert [r[0] for r in tsv_rows(proc.stdout)] == [r[0] for r in tsv_rows(first.stdout)]  # declared order kept
+    again, before = _by_name(proc), _by_name(first)
+    for name in missing:
+        assert f"{name}: done" in proc.stderr.decode()
+        for metric in ("loss_per_token", "loss_1x", "splice_macro_f1", "taxon_macro_f1"):
+            assert abs(float(again[name][metric]) - float(before[name][metric])) < 1e-4, (name, metric)
+
+
 def test_rerun_with_other_settings_is_refused(micro_grid):
     out, _ = micro_grid
     proc = run_genotx(*MICRO, "-o", str(out), "--seed", "5", env=_env())

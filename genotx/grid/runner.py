@@ -8,6 +8,12 @@ Stages 2 and 3 follow from the results of the stages before them, which are
 on disk once finished, so a resumed grid plans exactly the same cells.
 OUT/grid.json holds the plan's settings; a rerun with other settings is refused.
 
+With ``jobs`` > 1 the cells of a stage run in that many worker processes, each
+with its share of the threads (small models use one core far better than a
+second thread does). Results are yielded in the declared order whatever order
+the workers finish in, and every cell keeps its own seed, so a grid run with
+any number of jobs produces the same numbers.
+
 Example::
 
     plan = grid_plan(GridAxes(), "tiny", seed=0, top=None, seeds=None, command="grid -o grid/")
@@ -86,8 +92,8 @@ def _run(cell, plan: dict, out_dir: str, tasks: _Tasks) -> dict:
     quiet = settings.quiet
     settings.quiet = True  # the grid reports one line per cell; pretrain and finetune stay silent
     try:
-        done = os.path.exists(os.path.join(out_dir, "cells", cell.name, "result.json"))
-        return run_cell(cell, plan["budget"], out_dir, corpus=plan["corpus_files"], tasks={} if done else tasks.get())
+        tasks = {} if _is_done(cell, out_dir) else tasks.get()
+        return run_cell(cell, plan["budget"], out_dir, corpus=plan["corpus_files"], tasks=tasks)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # noqa: BLE001 - one broken cell must not end a two-hour grid
@@ -100,16 +106,53 @@ def _run(cell, plan: dict, out_dir: str, tasks: _Tasks) -> dict:
         settings.quiet = quiet
 
 
-def run_grid(plan: dict, out_dir: str):
+_WORKER: dict = {}
+
+
+def _worker_start(plan: dict, out_dir: str, threads: int, quiet: bool, debug: bool) -> None:
+    settings.threads, settings.quiet, settings.debug = threads, quiet, debug
+    _WORKER.update(plan=plan, out_dir=out_dir, tasks=_Tasks(plan))
+
+
+def _worker_run(cell) -> dict:
+    return _run(cell, _WORKER["plan"], _WORKER["out_dir"], _WORKER["tasks"])
+
+
+def _cells_in_parallel(cells: list, plan: dict, out_dir: str, jobs: int):
+    """Run ``cells`` in ``jobs`` worker processes; yield their results in the order of ``cells``."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from genotx.runtime import default_threads
+
+    threads = max(1, (settings.threads or default_threads()) // jobs)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_start,
+                             initargs=(plan, out_dir, threads, settings.quiet, settings.debug)) as pool:
+        yield from pool.map(_worker_run, cells)
+
+
+def _is_done(cell, out_dir: str) -> bool:
+    return os.path.exists(os.path.join(out_dir, "cells", cell.name, "result.json"))
+
+
+def run_grid(plan: dict, out_dir: str, jobs: int = 1):
     """Run every cell of the plan not yet finished; yield each cell's result in run order."""
+    if jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {jobs}")
     _check_plan(out_dir, plan)
     axes = GridAxes(**{k: tuple(v) for k, v in plan["axes"].items()})
     tasks = _Tasks(plan)
     results: list[dict] = []
 
     def stage(cells):
-        for cell in cells:
-            result = _run(cell, plan, out_dir, tasks)
+        cells = list(cells)
+        todo = sum(not _is_done(c, out_dir) for c in cells)
+        if jobs > 1 and todo > 1:
+            outcomes = _cells_in_parallel(cells, plan, out_dir, min(jobs, todo))
+        else:
+            outcomes = (_run(cell, plan, out_dir, tasks) for cell in cells)
+        for cell, result in zip(cells, outcomes):
             results.append(result)
             if result["status"] != "skipped":
                 info(f"{cell.name}: {result['status']}, score {result.get('score', float('nan')):.3f}, "
