@@ -42,7 +42,7 @@ def mlm_batch(vocab: int, batch: int, length: int, seed: int):
 
 
 def genotx_step(model, optimizer, inputs, labels, masked, ids):
-    logits = model(inputs, logit_mask=masked).logits  # only where the loss is taken
+    logits = model(inputs, logit_mask=masked, masked_only=True).logits  # only what the loss needs
     loss = F.cross_entropy(logits, ids[masked])
     loss.backward()
     optimizer.step()

@@ -151,6 +151,38 @@ def test_logit_mask_returns_the_selected_rows_of_the_full_logits():
     torch.testing.assert_close(some, full[chosen])
 
 
+@pytest.mark.parametrize("pe, mixer, padded", [
+    ("rope", "attention", False), ("learned", "attention", False),
+    ("alibi", "attention", False),  # position-dependent scores: the last block runs whole
+    ("rope", "attention", True), ("rope", "hybrid", False), ("rope", "linear", False),
+])
+def test_masked_only_gives_the_logits_and_gradients_of_the_full_pass(pe, mixer, padded):
+    model = tiny(pe=pe, mixer=mixer, hybrid_pattern="AM").train()
+    ids = bases(3, 40)
+    mask = torch.ones(3, 40, dtype=torch.bool)
+    if padded:
+        mask[1, 29:] = False
+    chosen = (torch.rand(3, 40, generator=torch.Generator().manual_seed(4)) < 0.2) & mask
+    chosen[2] = False  # a row without a masked token
+    grads = []
+    for masked_only in (False, True):
+        out = model(ids, attention_mask=mask, logit_mask=chosen, masked_only=masked_only)
+        out.logits.square().sum().backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+        model.zero_grad()
+        if masked_only:
+            assert out.hidden.shape == (int(chosen.sum()), 32)
+            torch.testing.assert_close(out.logits, full, rtol=1e-5, atol=1e-5)
+        full = out.logits.detach()
+    for a, b in zip(*grads):  # float32, sums of products in another order: 1e-5
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_masked_only_needs_a_logit_mask():
+    with pytest.raises(InputError, match="logit_mask"):
+        tiny()(bases(1, 8), masked_only=True)
+
+
 def test_lm_logits_are_tied_to_the_token_embedding():
     model = tiny()
     out = model(bases(1, 8))

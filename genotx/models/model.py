@@ -73,6 +73,16 @@ class Block(nn.Module):
         x = x + self.dropout(self.fc2(F.gelu(self.fc1(self.norm2(x)))))
         return x, state, probs
 
+    def forward_selected(self, x: torch.Tensor, ctx: Context, select: torch.Tensor) -> torch.Tensor:
+        """The block's output (N, d_model) at the N True positions of `select` (B, L) only."""
+        h = self.norm1(x)
+        if isinstance(self.mixer, Attention) and self.mixer.selectable(ctx):
+            mixed = self.mixer.forward_selected(h, ctx, select)
+        else:  # the mixer's output anywhere needs its work everywhere: run it whole, keep the selection
+            mixed = self.mixer(h, ctx)[0][select]
+        x = x[select] + self.dropout(mixed)
+        return x + self.dropout(self.fc2(F.gelu(self.fc1(self.norm2(x)))))
+
 
 class GenomicModel(nn.Module):
     def __init__(self, cfg: ModelConfig):
@@ -106,22 +116,28 @@ class GenomicModel(nn.Module):
     # -- the forward pass -----------------------------------------------------------------
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 output_attentions: bool = False, annotation: torch.Tensor | None = None,
-                logit_mask: torch.Tensor | None = None) -> ModelOutput:
+                logit_mask: torch.Tensor | None = None, masked_only: bool = False) -> ModelOutput:
         """input_ids (B, L) long; attention_mask (B, L) bool, True = real token, right padded;
         annotation (B, L, 3) long for pe='hierarchical'; logit_mask (B, L) bool: LM logits only
-        at its True positions, as (N, vocab) in row-major order (an MLM loss needs no others)."""
+        at its True positions, as (N, vocab) in row-major order (an MLM loss needs no others).
+        masked_only (with logit_mask): the last block computes only what those logits need, and
+        out.hidden is then (N, d_model) at the logit_mask positions; same logits, less work."""
         cfg = self.config
         self._check_ids(input_ids)
         seqlens, key_mask = _lengths(attention_mask, input_ids.shape)
         if logit_mask is not None and cfg.head != "lm":
             raise InputError(f"logit_mask selects LM logits; this model has head={cfg.head!r}")
+        if masked_only and logit_mask is None:
+            raise InputError("masked_only=True needs a logit_mask (the positions whose logits are wanted)")
         if cfg.rc_equivariant:
             return self._forward_both_strands(input_ids, seqlens, key_mask, output_attentions, annotation, logit_mask)
         ctx = Context(seqlens=seqlens, key_mask=key_mask, output_attentions=output_attentions,
                       flip_index=None if cfg.causal else reverse_index(seqlens, input_ids.shape[1], input_ids.shape[0], input_ids.device))
-        hidden, _, probs = self.backbone(input_ids, ctx, annotation=annotation)
+        # With masked_only the last block runs at the logit_mask positions only (hidden is (N, d)).
+        select = logit_mask if masked_only and not output_attentions else None
+        hidden, _, probs = self.backbone(input_ids, ctx, annotation=annotation, select=select)
         if cfg.head == "lm":
-            selected = hidden if logit_mask is None else hidden[logit_mask]
+            selected = hidden if logit_mask is None or select is not None else hidden[logit_mask]
             logits = F.linear(selected, self.embed.weight)
         elif cfg.head == "token_classify":
             logits = self.head(hidden)
@@ -129,8 +145,9 @@ class GenomicModel(nn.Module):
             logits = self.head(self.head.pool(hidden, key_mask))
         return ModelOutput(hidden=hidden, logits=logits, attentions=probs if output_attentions else None)
 
-    def backbone(self, input_ids, ctx: Context, *, annotation=None, states=None):
-        """Embeddings, blocks and the final norm: (hidden (B, L, d), new states, attention probs)."""
+    def backbone(self, input_ids, ctx: Context, *, annotation=None, states=None, select=None):
+        """Embeddings, blocks and the final norm: (hidden (B, L, d), new states, attention probs).
+        select (B, L) bool: the last block runs at its True positions only and hidden is (N, d)."""
         batch, length = input_ids.shape
         x = self.embed(input_ids)
         if self.pe is not None:
@@ -139,6 +156,9 @@ class GenomicModel(nn.Module):
         x = self.dropout(x)
         new_states, probs = [], []
         for i, block in enumerate(self.blocks):
+            if select is not None and i == len(self.blocks) - 1:
+                x = block.forward_selected(x, ctx, select)
+                break
             x, state, p = block(x, ctx, states[i] if states is not None else None)
             new_states.append(state)
             if p is not None:

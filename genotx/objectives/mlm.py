@@ -63,7 +63,7 @@ class MaskedLM:
         labels = batch["labels"]
         chosen = labels != IGNORE
         if out is None:  # logits at the masked positions only: (N, vocab)
-            out = model(*model_inputs(batch["inputs"], batch["mask"]), logit_mask=chosen)
+            out = model(*model_inputs(batch["inputs"], batch["mask"]), logit_mask=chosen, masked_only=True)
         nats = F.cross_entropy(out.logits.float(), labels[chosen], reduction="sum")
         count = int(chosen.sum())
         return LossParts(

@@ -10,7 +10,9 @@ Backends:
                 or float mask for what its flags cannot say (ALiBi, window,
                 padding, global tokens, decoding with Lq < Lk); on CPU, plain
                 bidirectional attention over at most SHORT_CPU_KEYS keys is
-                the explicit softmax(q k^T) v product instead (faster there);
+                the explicit softmax(q k^T) v product instead (faster there),
+                and a window much shorter than the sequence runs in blocks
+                (banded.py: memory O(L * window), not O(L^2));
   * "reference" plain PyTorch (reference.py), the definition of the semantics;
   * "auto"      Triton for supported CUDA tensors, else SDPA. CPU tensors never
                 reach Triton; a fallback says why at debug level on the
@@ -24,7 +26,7 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from . import reference
+from . import banded, reference
 from .reference import alibi_slopes
 
 __all__ = ["attention", "alibi_slopes", "BACKENDS"]
@@ -111,6 +113,11 @@ def sdpa_attention(q, k, v, *, causal=False, softmax_scale=None, alibi_slopes=No
     if plain and (not causal or lq == lk or lq == 1):
         return F.scaled_dot_product_attention(q, k, v, is_causal=causal and lq == lk and lq > 1,
                                               scale=softmax_scale)
+    if q.device.type == "cpu" and banded.pays(lq, lk, window, n_global):
+        # A window much shorter than the sequence: blocks of queries against their key span,
+        # memory O(L * window) instead of an (L, L) mask and score matrix.
+        return banded.attention(q, k, v, causal=causal, softmax_scale=softmax_scale, alibi_slopes=alibi_slopes,
+                                window=window, seqlens=seqlens, n_global=n_global)
     allowed = reference.allowed_keys(lq, lk, causal=causal, window=window, seqlens=seqlens,
                                      n_global=n_global, device=q.device)
     valid = reference.valid_queries(lq, lk, seqlens, q.device)

@@ -55,6 +55,34 @@ class Attention(nn.Module):
         y = y.transpose(1, 2).reshape(batch, length, d_model)
         return self.out(y), state, probs
 
+    def selectable(self, ctx: Context) -> bool:
+        """Whether `forward_selected` applies: no rule of the layer depends on a query's position."""
+        plain = self.window == (-1, -1) and not self.causal and self.pe != "alibi"
+        return plain and ctx.seqlens is None and not ctx.output_attentions
+
+    def forward_selected(self, x: torch.Tensor, ctx: Context, select: torch.Tensor) -> torch.Tensor:
+        """The output (N, d_model) at the N True positions of `select` (B, L), row-major.
+
+        Keys and values come from every token; only the selected queries attend,
+        so a layer whose other outputs nobody reads costs a fraction of the full
+        one. Needs `selectable(ctx)`: the kernel places fewer queries than keys at
+        the end of the row, which only the rules checked there would notice.
+        """
+        batch, length, d_model = x.shape
+        q, k, v = self.qkv(x).view(batch, length, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        if self.pe == "rope":
+            q, k = rope(q, k, offset=ctx.offset, base=self.rope_base, scale=self.rope_scale)
+        counts = select.sum(dim=1)
+        width = int(counts.max()) if select.numel() else 0
+        # Each row's selected positions first and in order; shorter rows are filled with
+        # unselected positions whose outputs are dropped below.
+        order = torch.argsort((~select).to(torch.int8), dim=1, stable=True)[:, :width]
+        q = q.gather(2, order[:, None, :, None].expand(batch, self.n_heads, width, self.head_dim))
+        y = attention(q, k, v) if width else q
+        y = y.transpose(1, 2).reshape(batch, width, d_model)
+        kept = torch.arange(width, device=x.device)[None, :] < counts[:, None]
+        return self.out(y[kept])
+
     def new_state(self, batch: int, max_len: int, like: torch.Tensor):
         shape = (batch, self.n_heads, max_len, self.head_dim)
         return (like.new_zeros(shape), like.new_zeros(shape), 0)

@@ -2,7 +2,8 @@
 
 Each token sees `cfg.window` tokens on each side (left only when causal); the
 first `cfg.n_global` tokens (e.g. CLS) see and are seen by all. Cost O(L * window)
-in the Triton kernel; the CPU path masks a full score matrix.
+in the Triton kernel and, once the window is well below the length, on the CPU
+too (queries in blocks against their key span: `genotx.kernels.attention.banded`).
 
 Example::
 
