@@ -89,7 +89,7 @@ class GenomicModel(nn.Module):
         super().__init__()
         self.config = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.pe = build_absolute_pe(cfg)
+        self.pe = build_absolute_pe(cfg, INIT_STD)
         self.dropout = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg, mixer) for mixer in cfg.layer_mixers)
         self.norm = nn.LayerNorm(cfg.d_model)

@@ -47,12 +47,23 @@ def sinusoid(positions: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class SinusoidalPE(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    """The sin/cos code scaled to the token embeddings' size at init (RMS ``embed_std`` per component).
+
+    Unscaled, each component is +-1 while token embeddings start at std 0.02: the
+    sum is then almost all position, and after the first LayerNorm the model sees
+    its tokens through a 3 % signal. Small budgets never recover (the loss stays
+    at the unigram baseline). Vaswani et al. met the same mismatch by multiplying
+    the embeddings by sqrt(d_model); scaling the code instead keeps the tied
+    output layer unchanged.
+    """
+
+    def __init__(self, cfg: ModelConfig, embed_std: float):
         super().__init__()
         self.d_model = cfg.d_model
+        self.scale = embed_std * math.sqrt(2.0)  # a sin/cos component has RMS 1/sqrt(2)
 
     def forward(self, positions: torch.Tensor, annotation: torch.Tensor | None = None) -> torch.Tensor:
-        return sinusoid(positions, self.d_model)
+        return sinusoid(positions, self.d_model) * self.scale
 
 
 class LearnedPE(nn.Module):
@@ -108,7 +119,10 @@ class HierarchicalPE(nn.Module):
 ABSOLUTE_PES = {"sinusoidal": SinusoidalPE, "learned": LearnedPE, "hierarchical": HierarchicalPE}
 
 
-def build_absolute_pe(cfg: ModelConfig) -> nn.Module | None:
-    """The module added to the embeddings, or None for rope / alibi (they act in attention)."""
+def build_absolute_pe(cfg: ModelConfig, embed_std: float) -> nn.Module | None:
+    """The module added to the embeddings, or None for rope / alibi (they act in attention).
+    ``embed_std``: the init std of the embedding tables, the scale of the fixed sinusoidal code."""
+    if cfg.pe == "sinusoidal":
+        return SinusoidalPE(cfg, embed_std)
     cls = ABSOLUTE_PES.get(cfg.pe)
     return cls(cfg) if cls is not None else None
