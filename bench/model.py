@@ -6,6 +6,11 @@
     batches in the same run; the two alternate step by step so that other load
     on the machine hits both alike, and the fastest step of each counts. Two vocabularies: overlapping 6-mers (4101
     tokens, DNABERT) and single bases (10). Target: >= 1.3x.
+    Both take the same loss (mean cross-entropy at the masked positions) and its
+    exact gradients, in float32 with the same AdamW. BERT computes every layer,
+    its MLM transform and the logits at every position; genotx runs its last block
+    only where the loss is taken (keys and values from all tokens; queries,
+    attention output, MLP and tied logits at the masked positions: masked_only).
 (2) Forward time and peak memory (no grad, batch 1, d=128, 2 layers) against
     sequence length for each mixer. Lengths stop at 4096 by default so the run
     takes a few minutes on a CPU; --full goes 512 -> 32768 (cells slower than
