@@ -95,6 +95,17 @@ def test_encode_batch_equals_encode_one_by_one(seqs, ks):
             assert ids.tolist() == tok.encode(seq).tolist()
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(alphabet="ACGTNacgtn", min_size=0, max_size=40), max_size=12), kmer_settings)
+def test_kmer_batches_follow_the_documented_rules_sequence_by_sequence(seqs, ks):
+    """The batch encoder lays out windows and tails of all sequences at once; each must
+    still get exactly the tokens of the plain-loop reference."""
+    tok = build_tokenizer("kmer", k=ks[0], stride=ks[1])
+    ids, counts = tok.encode_flat(seqs)
+    assert counts.tolist() == [len(kmer_reference(s.upper(), *ks)) for s in seqs]
+    assert tok.tokens(ids) == [t for s in seqs for t in kmer_reference(s.upper(), *ks)]
+
+
 @settings(max_examples=100, deadline=None)
 @given(sequences, kmer_settings)
 def test_offsets_cover_the_bases_each_token_spells(seq, ks):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from genotx.errors import InputError
 from genotx.io import iter_records
 from genotx.tokenizers import load_tokenizer, revcomp, train_tokenizer
-from genotx.tokenizers.symmetric import select_pairs
+from genotx.tokenizers.symmetric import NO_RANK, select_pairs
 
 DATA = Path(__file__).parent / "data"
 ECOLI = str(DATA / "tok_ecoli.fa.gz")
@@ -200,3 +200,30 @@ def test_select_pairs_reads_the_same_from_either_end():
         mirrored = {ranks.size - 1 - j for j in select_pairs(ranks[::-1].copy()).tolist()}
         assert forward == mirrored
         assert all(j + 1 not in forward for j in forward)
+
+
+def rcbpe_by_whole_rounds(tok, seq: str) -> list[int]:
+    """rcbpe written plainly: for each band, rounds over every adjacent pair of the
+    sequence until none merges (the encoder visits only pairs near the last changes)."""
+    merges = {}
+    for rank, (left, right) in enumerate(tok.classes):
+        for a, b in {(left, right), (revcomp(right), revcomp(left))}:
+            merges[tok.index[a], tok.index[b]] = (rank, tok.index[a + b])
+    ids = [tok.index[base] for base in seq]
+    for high in tok.bands:
+        while len(ids) > 1:
+            ranks = np.array([merges.get(pair, (NO_RANK,))[0] for pair in zip(ids, ids[1:])], dtype=np.int32)
+            chosen = select_pairs(np.where(ranks < high, ranks, NO_RANK).astype(np.int32)).tolist()
+            if not chosen:
+                break
+            for j in reversed(chosen):
+                ids[j : j + 2] = [merges[ids[j], ids[j + 1]][1]]
+    return ids
+
+
+def test_rcbpe_encoder_equals_whole_rounds_over_every_pair(rcbpe):
+    rng = np.random.default_rng(7)
+    seqs = windows(genome(SAUREUS), rng, 150, 300) + random_sequences(rng, 150, 120)
+    seqs += ["A" * n for n in range(1, 12)] + ["AT" * n for n in range(1, 8)]
+    for seq, ids in zip(seqs, rcbpe.encode_batch(seqs)):
+        assert ids.tolist() == rcbpe_by_whole_rounds(rcbpe, seq), seq

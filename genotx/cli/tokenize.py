@@ -45,44 +45,27 @@ def _train(train: List[str], kind: str, vocab: int, seed: int, single_strand: bo
     info(f"trained {kind} tokenizer: {tok.vocab_size} tokens from {bases / 1e6:.2f} Mbp -> {output}")
 
 
-class _TokenText:
-    """Writes the tokens column of a whole batch with array operations, not per token.
-
-    Every token's text (its string, or its id with --ids) sits in one byte buffer;
-    the column is gathered from it with a space after each token and a newline
-    after each read's last token, then split into one string per read.
-    """
-
-    def __init__(self, tok, as_ids: bool):
-        texts = [str(i) for i in range(tok.vocab_size)] if as_ids else tok.vocab
-        self.length = np.array([len(t) for t in texts], dtype=np.int64)
-        self.start = np.cumsum(self.length) - self.length
-        self.buffer = np.frombuffer(("".join(texts) + " ").encode("ascii"), dtype=np.uint8)
-
-    def column(self, ids: np.ndarray, counts: np.ndarray) -> list[str]:
-        if not ids.size:
-            return [""] * len(counts)
-        width = self.length[ids] + 1
-        out_start = np.cumsum(width) - width
-        source = np.repeat(self.start[ids] - out_start, width) + np.arange(int(width.sum()))
-        out = self.buffer[source]
-        ends = out_start + width - 1
-        out[ends] = ord(" ")
-        out[ends[np.cumsum(counts[counts > 0]) - 1]] = ord("\n")
-        texts = out.tobytes().decode("ascii").split("\n")[:-1]
-        if (counts == 0).any():  # only an empty sequence has no token
-            it = iter(texts)
-            texts = [next(it) if c else "" for c in counts.tolist()]
-        return texts
-
-
-def _write_batch(out: TsvWriter, text: _TokenText, tok, batch) -> None:
-    ids, counts = tok.encode_flat(batch.seqs)
-    lengths = map(str, map(len, batch.seqs))
-    lines = map("\t".join, zip(batch.ids, lengths, map(str, counts.tolist()), text.column(ids, counts)))
+def _write_batch(out: TsvWriter, text, batch) -> None:
+    """All rows of a batch as one block of bytes: encoding, the tokens column and the
+    line assembly each run once per batch, not once per read."""
+    rows, counts = text.encode_rows(batch.seqs)
+    lengths = list(map(len, batch.seqs))
+    n_tokens = counts.tolist()
+    if lengths.count(lengths[0]) == len(lengths) and n_tokens.count(n_tokens[0]) == len(n_tokens):
+        middle = f"\t{lengths[0]}\t{n_tokens[0]}\t"  # reads of one length: the middle columns are shared
+        lines = map(middle.join, zip(batch.ids, rows))
+    else:
+        lines = map("\t".join, zip(batch.ids, map(str, lengths), map(str, n_tokens), rows))
+    block = "\n".join(lines) + "\n"
     out.start()  # header first; rows are already clean TSV (ids never hold tabs)
-    out.stream.write("\n".join(lines) + "\n")
-    out.stream.flush()
+    stream = out.stream
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        stream.write(block)
+    else:
+        stream.flush()
+        buffer.write(block.encode("utf-8"))
+        buffer.flush()
 
 
 def _stats(tok, paths: list[str]):
@@ -133,8 +116,10 @@ def run(
     if stats:
         _stats(tok, paths)
         return
-    text = _TokenText(tok, ids)
+    from genotx.tokenizers.text import TokenText
+
+    text = TokenText(tok, ids)
     with TsvWriter(["id", "n_bases", "n_tokens", "tokens"]) as out:
         for batch in iter_batches(paths):
             if len(batch):
-                _write_batch(out, text, tok, batch)
+                _write_batch(out, text, batch)

@@ -47,6 +47,53 @@ def _split(values: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
     return np.split(values, np.cumsum(counts)[:-1]) if len(counts) else []
 
 
+def _laid_out(counts: np.ndarray, firsts: np.ndarray, step: int) -> np.ndarray:
+    """``firsts[i] + j * step`` for j < counts[i], for every i in turn.
+
+    Example: ``_laid_out(np.array([2, 1]), np.array([0, 10]), 3) -> [0, 3, 10]``.
+    """
+    total = int(counts.sum())
+    out = np.arange(0, total * step, step, dtype=np.int64)
+    out += np.repeat(firsts - (np.cumsum(counts) - counts) * step, counts)
+    return out
+
+
+def _interleave_order(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Order that takes ``first[i]`` items of one array, then ``second[i]`` of another
+    appended to it, for every i in turn (each sequence's windows, then its tail)."""
+    counts = first + second
+    starts = np.cumsum(counts) - counts
+    target = np.concatenate([_laid_out(first, starts, 1), _laid_out(second, starts + first, 1)])
+    order = np.empty(target.size, dtype=np.int64)
+    order[target] = np.arange(target.size)
+    return order
+
+
+def _kmer_values(codes: np.ndarray, k: int) -> np.ndarray:
+    """2-bit value of the k bases from every position where k bases remain (first base
+    highest; N counts as A). Built by doubling, spans of 2 from spans of 1, of 4 from 2,
+    so it takes about log2(k) passes; 16 bits hold any k <= 8.
+
+    Example: ``_kmer_values(base_codes("ACGT"), 2) -> [1, 6, 11]`` (AC, CG, GT).
+    """
+    spans = {1: (codes & 3).astype(np.uint16)}
+    span = 1
+    while 2 * span <= k:
+        shorter = spans[span]
+        longer = shorter[:-span] << (2 * span) if shorter.size > span else shorter[:0].copy()
+        longer |= shorter[span:] if shorter.size > span else shorter[:0]
+        span *= 2
+        spans[span] = longer
+    n = max(codes.size - k + 1, 0)
+    value, offset = None, 0
+    for span in sorted(spans, reverse=True):
+        if k & span:
+            part = spans[span][offset : offset + n]
+            value = part.copy() if value is None else (value << (2 * span)) | part
+            offset += span
+    return value
+
+
 class CharTokenizer(Tokenizer):
     """One token per base: A C G T N are ids 5-9.
 
@@ -106,51 +153,46 @@ class KmerTokenizer(Tokenizer):
         super().__init__(list(SPECIALS) + list(BASES) + kmers, training)
         self.token_lengths[UNK_ID] = k  # [UNK] stands for one window containing N
 
-    def _encode_joined(self, seqs: list[str]):
-        """(ids, start base of each token within its sequence, tokens per sequence)."""
+    def _encode_joined(self, seqs: list[str], with_starts: bool = False):
+        """(ids, start base of each token within its sequence or None, tokens per sequence).
+
+        Works on tokens rather than bases: the windows of all sequences, then their
+        tails, each laid out with one `repeat`, then put in sequence order.
+        """
         k, s = self.k, self.stride
         codes, lengths = _joined_codes(seqs)
-        n = codes.size
-        read_start = np.cumsum(lengths) - lengths
-        rel = np.arange(n, dtype=np.int64) - np.repeat(read_start, lengths)
-        read_len = np.repeat(lengths, lengths)
-        last_end = np.where(lengths >= k, (lengths - k) // s * s + k, 0)
-        is_tail = rel >= np.repeat(last_end, lengths)
-        is_start = rel + k <= read_len
-        if s > 1:
-            is_start &= rel % s == 0
-        kmer = self._kmer_values(codes)
-        has_n = codes == N_CODE
-        any_n = bool(has_n.any())
-        if any_n:
-            n_before = np.concatenate([[0], np.cumsum(has_n, dtype=np.int64)])
-            top = np.minimum(np.arange(n) + k, n)
-            window_has_n = n_before[top] > n_before[:n]
-        single = codes.astype(np.int32) + FIRST_BASE_ID
-        if s == k and any_n:
-            # Bases of a window with N are written one by one (lossless).
-            in_bad = window_has_n[np.arange(n) - rel % k] & ~is_tail
-            emit = is_tail | in_bad | is_start
-            ids = np.where(is_tail | in_bad, single, kmer)
-        else:
-            emit = is_start | is_tail
-            ids = np.where(is_tail, single, kmer)
-            if any_n:
-                ids[is_start & window_has_n] = UNK_ID
-        emitted_before = np.concatenate([[0], np.cumsum(emit, dtype=np.int64)])
-        counts = emitted_before[read_start + lengths] - emitted_before[read_start]
-        return ids[emit], rel[emit], counts
+        offsets = np.cumsum(lengths) - lengths
+        windows = np.where(lengths >= k, (lengths - k) // s + 1, 0)
+        last_end = np.where(windows > 0, (windows - 1) * s + k, 0)
+        tails = lengths - last_end
+        at = _laid_out(windows, offsets, s)  # first base of every window
+        ids = _kmer_values(codes, k)[at].astype(np.int32)
+        ids += self.first_kmer_id
+        if codes.size and codes.max() == N_CODE:
+            at, ids, windows = self._windows_with_n(codes, at, ids, windows)
+        tail_at = _laid_out(tails, offsets + last_end, 1)
+        counts = windows + tails
+        if tail_at.size:
+            order = _interleave_order(windows, tails)
+            ids = np.concatenate([ids, codes[tail_at].astype(np.int32) + FIRST_BASE_ID])[order]
+            at = np.concatenate([at, tail_at])[order]
+        starts = at - np.repeat(offsets, counts) if with_starts else None
+        return ids, starts, counts
 
-    def _kmer_values(self, codes: np.ndarray) -> np.ndarray:
-        """Id of the k-mer starting at every position (meaningless where it does not fit)."""
+    def _windows_with_n(self, codes, at, ids, windows):
+        """The N rule: [UNK] for an overlapping window, k single bases for the others."""
         k = self.k
-        n = codes.size
-        value = np.zeros(n, dtype=np.int32)
-        low = (codes & 3).astype(np.int32)
-        for i in range(min(k, n)):
-            value[: n - i] <<= 2
-            value[: n - i] |= low[i:]
-        return value + self.first_kmer_id
+        n_before = np.concatenate([[0], np.cumsum(codes == N_CODE, dtype=np.int64)])
+        has_n = n_before[at + k] > n_before[at]
+        if self.stride < k:
+            ids[has_n] = UNK_ID
+            return at, ids, windows
+        size = np.where(has_n, k, 1)
+        at = _laid_out(size, at, 1)
+        ids = np.where(np.repeat(has_n, size), codes[at].astype(np.int32) + FIRST_BASE_ID, np.repeat(ids, size))
+        window_seq = np.repeat(np.arange(windows.size), windows)
+        windows = windows + (k - 1) * np.bincount(window_seq[has_n], minlength=windows.size)
+        return at, ids, windows
 
     def encode(self, seq: str) -> np.ndarray:
         return self._encode_joined([seq])[0]
@@ -164,7 +206,7 @@ class KmerTokenizer(Tokenizer):
         return ids, counts
 
     def offsets(self, seq: str) -> np.ndarray:
-        ids, starts, _ = self._encode_joined([seq])
+        ids, starts, _ = self._encode_joined([seq], with_starts=True)
         return np.stack([starts, starts + self.token_lengths[ids]], axis=1)
 
     def decode(self, ids) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 
 NO_RANK = np.iinfo(np.int32).max
 DENSE_IDS = 1024  # pairs of tokens with ids below this are looked up in a dense table
+SEARCH_ONLY = 4096  # lookups of fewer pairs than this skip the dense table
 
 
 class PairTable:
@@ -52,6 +53,8 @@ class PairTable:
 
     def lookup(self, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rank or NO_RANK, merged id) of each pair (left[i], right[i])."""
+        if left.size < SEARCH_ONLY:
+            return self._search(left, right, with_made=True)
         small = (left < self.side) & (right < self.side)
         dense_at = np.where(small, left * self.side + right, 0)
         rank = self.dense_rank[dense_at]
@@ -59,15 +62,38 @@ class PairTable:
         if small.all():
             return rank, made
         big = np.flatnonzero(~small)
-        keys = left[big].astype(np.int64) * self.radix + right[big]
-        if self.keys.size:
-            at = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
-            found = self.keys[at] == keys
-            rank[big] = np.where(found, self.ranks[at], NO_RANK)
-            made[big] = self.made[at]
-        else:
-            rank[big] = NO_RANK
+        rank[big], made[big] = self._search(left[big], right[big], with_made=True)
         return rank, made
+
+    def made_of(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Merged id of each pair, all of which must have a merge."""
+        if left.size >= SEARCH_ONLY:
+            return self.lookup(left, right)[1]
+        keys = left.astype(np.int64)
+        keys *= self.radix
+        keys += right
+        return self.made[np.searchsorted(self.keys, keys)]
+
+    def rank(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """Rank of each pair, NO_RANK where it has no merge (`lookup` without the merged ids)."""
+        if left.size < SEARCH_ONLY:
+            return self._search(left, right, with_made=False)
+        return self.lookup(left, right)[0]
+
+    def _search(self, left: np.ndarray, right: np.ndarray, with_made: bool):
+        """Binary search in the sorted keys: fewer array operations than the dense path,
+        which pays off on the small arrays of the later merge rounds."""
+        if not self.keys.size:
+            none = np.full(left.size, NO_RANK, dtype=np.int32)
+            return (none, np.zeros(left.size, dtype=np.int32)) if with_made else none
+        keys = left.astype(np.int64)
+        keys *= self.radix
+        keys += right
+        at = np.searchsorted(self.keys, keys)
+        np.minimum(at, self.keys.size - 1, out=at)
+        rank = self.ranks[at]
+        rank[self.keys[at] != keys] = NO_RANK
+        return (rank, self.made[at]) if with_made else rank
 
 
 def select_pairs(rank: np.ndarray) -> np.ndarray:
@@ -128,11 +154,11 @@ def _select_in_runs(runs: np.ndarray, padded: np.ndarray) -> np.ndarray:
 def _unique(values: np.ndarray, bound: int) -> np.ndarray:
     """Sorted unique values in [0, bound): a bit mask when they are many, else a sort
     (numpy's own `unique` hashes, which is much slower on these arrays)."""
-    if values.size > bound >> 5:
+    if values.size > bound >> 2:
         mask = np.zeros(bound, dtype=bool)
         mask[values] = True
         return np.flatnonzero(mask)
-    values = np.sort(values)
+    values = np.sort(values, kind="stable")  # timsort: candidates are a few sorted runs joined
     if values.size < 2:
         return values
     return values[np.concatenate([[True], values[1:] != values[:-1]])]
@@ -148,14 +174,17 @@ class TokenChain:
     def __init__(self, tokens: np.ndarray, table: PairTable):
         n = tokens.size
         self.token = tokens.astype(np.int32)
-        self.next = np.minimum(np.arange(1, n + 1), n - 1)
-        self.prev = np.maximum(np.arange(-1, n - 1), 0)
+        self.next = np.arange(1, n + 1, dtype=np.int32)
+        self.next[-1] = n - 1
+        self.prev = np.arange(-1, n - 1, dtype=np.int32)
+        self.prev[0] = 0
         self.alive = np.ones(n, dtype=bool)
         self.table = table
-        self.rank = self.lookup_rank(np.arange(n))
+        self.rank = np.full(n, NO_RANK, dtype=np.int32)
+        self.rank[:-1] = table.rank(self.token[:-1], self.token[1:])
 
     def lookup_rank(self, nodes: np.ndarray) -> np.ndarray:
-        return self.table.lookup(self.token[nodes], self.token[self.next[nodes]])[0]
+        return self.table.rank(self.token[nodes], self.token[self.next[nodes]])
 
     def tokens(self) -> np.ndarray:
         return self.token[self.alive]
@@ -166,77 +195,109 @@ class TokenChain:
         `candidates` must hold every node whose pair ranks in [low, high) (more
         are ignored). Pairs ranked below `low` are stuck runs left by earlier
         bands; they join in only where a merge beside them may have freed them.
-        Returns the nodes whose new pairs rank `high` or above, for later bands.
+        Returns the nodes whose pairs changed (with repeats), to be filed for later bands.
         With `changes`, the pairs removed and added are appended as
         ``(left, right, sign)``.
         """
-        later = []
+        changed = []
         candidates = _unique(candidates, self.token.size)
-        rank = self.rank[candidates]
-        candidates = candidates[self.alive[candidates] & (rank >= low) & (rank < high)]
-        while True:
-            candidates = _unique(candidates, self.token.size)
-            candidates = candidates[self.alive[candidates] & (self.rank[candidates] < high)]
-            if not candidates.size:
-                return np.concatenate(later) if later else candidates
+        rank = self.rank
+        # Merged-away nodes rank NO_RANK, so rank filters also drop them.
+        candidates = candidates[(rank[candidates] >= low) & (rank[candidates] < high)]
+        while candidates.size:
             chosen = candidates[_select_in_chain(candidates, self.next, self.rank)]
             if not chosen.size:
-                return np.concatenate(later) if later else chosen
+                break
             right = self.next[chosen]
             if changes is not None:
                 gone = _unique(np.concatenate([self.prev[chosen], chosen, right]), self.token.size)
                 changes.append((self.token[gone], self.token[self.next[gone]], -1))
-            self.token[chosen] = self.table.lookup(self.token[chosen], self.token[right])[1]
+            self.token[chosen] = self.table.made_of(self.token[chosen], self.token[right])
             self.alive[right] = False
             after = self.next[right]
             self.next[chosen] = after
             self.prev[after] = chosen
-            self.rank[right] = NO_RANK
-            dirty = _unique(np.concatenate([self.prev[chosen], chosen]), self.token.size)
-            self.rank[dirty] = self.lookup_rank(dirty)
+            rank[right] = NO_RANK
+            before = self.prev[chosen]
+            dirty = _interleave_unique(before, chosen)
+            rank[dirty] = self.lookup_rank(dirty)
             if changes is not None:
                 changes.append((self.token[dirty], self.token[self.next[dirty]], 1))
-            later.append(dirty[self.rank[dirty] >= high])
+            changed.append(dirty)
             # The pair two away on each side may have formed a stuck run with a pair that just
             # changed, and be free now; its other neighbour joins when of equal rank, so that a
             # run that is still stuck is judged whole. Pairs with a separator never merge.
-            left2 = self.prev[self.prev[chosen]]
+            left2 = self.prev[before]
             left3 = self.prev[left2]
             right3 = self.next[after]
-            candidates = np.concatenate([
-                candidates, dirty, left2, after,
-                left3[self.rank[left3] == self.rank[left2]], right3[self.rank[right3] == self.rank[after]],
-            ])
+            near = [candidates, dirty, left2, after]
+            near = [nodes[rank[nodes] < high] for nodes in near]
+            near += [left3[(rank[left3] == rank[left2]) & (rank[left3] < high)],
+                     right3[(rank[right3] == rank[after]) & (rank[right3] < high)]]
+            candidates = _unique(np.concatenate(near), self.token.size)
+        return np.concatenate(changed) if changed else candidates[:0]
+
+
+def _interleave_unique(before: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """Sorted unique nodes of ``before`` and ``nodes`` where ``before[i]`` is the node
+    preceding ``nodes[i]`` in the chain: interleaved they are already in order, and a
+    value repeats only when a merged node precedes the next one."""
+    both = np.empty(2 * nodes.size, dtype=nodes.dtype)
+    both[0::2] = before
+    both[1::2] = nodes
+    if both.size < 2:
+        return both
+    keep = np.empty(both.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(both[1:], both[:-1], out=keep[1:])
+    return both[keep]
 
 
 def _select_in_chain(nodes: np.ndarray, next_node: np.ndarray, rank: np.ndarray) -> np.ndarray:
     """`select_pairs` on the candidate nodes, with a NO_RANK gap wherever two are not neighbours."""
-    gap = np.concatenate([[0], next_node[nodes[:-1]] != nodes[1:]])
-    at = np.arange(nodes.size) + np.cumsum(gap)
+    gap = np.empty(nodes.size, dtype=np.int64)
+    gap[0] = 0
+    np.not_equal(next_node[nodes[:-1]], nodes[1:], out=gap[1:])
+    at = np.cumsum(gap)
+    at += np.arange(nodes.size)
     ranks = np.full(at[-1] + 1, NO_RANK, dtype=np.int32)
     ranks[at] = rank[nodes]
-    which = np.full(ranks.size, -1, dtype=np.int64)
+    chosen = select_pairs(ranks)
+    if chosen.size < 256:
+        return np.searchsorted(at, chosen)
+    which = np.empty(ranks.size, dtype=np.int64)
     which[at] = np.arange(nodes.size)
-    return which[select_pairs(ranks)]
+    return which[chosen]
 
 
 def encode_in_bands(tokens: np.ndarray, table: PairTable, band_ends: np.ndarray) -> np.ndarray:
     """Encode a separator-framed token array: each band's classes in turn, as training applied them."""
     chain = TokenChain(tokens, table)
     band_of_rank = np.repeat(np.arange(band_ends.size, dtype=np.int16), np.diff(band_ends, prepend=0))
-    band = np.full(chain.rank.size, band_ends.size, dtype=np.int16)
-    finite = chain.rank != NO_RANK
-    band[finite] = band_of_rank[chain.rank[finite]]
+    finite = np.flatnonzero(chain.rank != NO_RANK)
+    band = band_of_rank[chain.rank[finite]]
     order = np.argsort(band, kind="stable")  # a radix sort on 16-bit keys
     starts = np.searchsorted(band[order], np.arange(band_ends.size + 1))
+    order = finite[order]
     pending: dict[int, list] = {}
     for b, high in enumerate(band_ends.tolist()):
         found = [order[starts[b] : starts[b + 1]]] + pending.pop(b, [])
         if not sum(map(len, found)):
             continue
         later = chain.merge_band(np.concatenate(found), band_ends[b - 1] if b else 0, high)
+        rank = chain.rank[later]
+        later = later[(rank >= high) & (rank != NO_RANK)]
         if later.size:
-            later_band = np.searchsorted(band_ends, chain.rank[later], side="right")
-            for lb in np.unique(later_band[later_band < band_ends.size]).tolist():
-                pending.setdefault(lb, []).append(later[later_band == lb])
+            _file_by_band(later, band_of_rank[chain.rank[later]], pending)
     return chain.tokens()
+
+
+def _file_by_band(nodes: np.ndarray, bands: np.ndarray, pending: dict) -> None:
+    """Append each node to ``pending[its band]``."""
+    order = np.argsort(bands, kind="stable")
+    bands, nodes = bands[order], nodes[order]
+    edges = np.flatnonzero(bands[1:] != bands[:-1]) + 1
+    starts = [0] + edges.tolist()
+    ends = edges.tolist() + [bands.size]
+    for band, start, end in zip(bands[starts].tolist(), starts, ends):
+        pending.setdefault(band, []).append(nodes[start:end])
