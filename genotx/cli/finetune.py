@@ -2,7 +2,9 @@
 
 Tasks: taxon (genome FASTA + --taxa TSV; reads simulated on the fly),
 regulatory (TSV `sequence label` or --class NAME=file.fa), expression
-(TSV `sequence value`). Metrics go to DIR/metrics.json and a table on stderr.
+(TSV `sequence value`), variant (TSV `sequence pos alt label`, or `chrom pos
+ref alt label` with --reference; a classifier of (ref, alt) window pairs).
+Metrics go to DIR/metrics.json and a table on stderr.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def _lengths(text: str) -> tuple[int, ...]:
 def run(
     inputs: Optional[List[str]] = typer.Argument(None, help="Training data: genome FASTA files (taxon) or one TSV.",
                                                 show_default=False),
-    task: str = typer.Option(..., "--task", help="taxon, regulatory or expression."),
+    task: str = typer.Option(..., "--task", help="taxon, regulatory, expression or variant."),
     output: str = typer.Option(..., "-o", "--output", help="Directory of the fine-tuned model."),
     pretrained: Optional[str] = typer.Option(None, "--from", help="Pretraining run or checkpoint directory."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Preset of a fresh model (default: TASK-tiny)."),
@@ -38,6 +40,8 @@ def run(
     taxa: Optional[str] = typer.Option(None, "--taxa", help="TSV mapping genome files to species (taxon)."),
     read_lengths: str = typer.Option("150", "--read-lengths", help="Simulated read lengths (taxon), e.g. 150,250."),
     error_rate: str = typer.Option("0-0.03", "--error-rate", help="Per-read error rate or range (taxon)."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="variant: reference FASTA for chrom/pos/ref/alt."),
+    window: int = typer.Option(128, "--window", min=8, help="variant: context bases around the variant."),
     steps: int = typer.Option(1000, "--steps", min=1),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     lr: float = typer.Option(1e-3, "--lr"),
@@ -56,7 +60,7 @@ def run(
     errors = ErrorModel.parse(error_rate)
     data = make_task_data(task, list(inputs or []), taxa=taxa, class_files=class_files or (), valid=valid,
                           seed=seed, valid_fraction=valid_fraction, read_lengths=_lengths(read_lengths),
-                          error_rate=(errors.rate_min, errors.rate_max))
+                          error_rate=(errors.rate_min, errors.rate_max), reference=reference, window=window)
     cfg = FinetuneConfig(task=task, steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
                          patience=patience, seed=seed, pooling=pooling)
     result = finetune(cfg, data, output, pretrained=pretrained, preset=preset, tokenizer_spec=tokenizer)

@@ -2,8 +2,10 @@
 
 taxon: read_id taxon taxid prob runner_up runner_up_prob (prob < --min-prob:
 `unclassified`, taxid 0, the best guess in runner_up). regulatory: id label
-prob. expression: id value. variant: id chrom pos ref alt score (zero-shot
-log-likelihood ratio from a pretrained model; input is a variant TSV).
+prob. expression: id value. variant: id chrom pos ref alt score (input is a
+variant TSV; a pretrained model gives the zero-shot log-likelihood ratio alt vs
+ref, below 0 when the model prefers ref; a model from `finetune --task variant`
+gives the probability of the positive label).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ def run(
                                    help="taxon: below this probability a read is unclassified."),
     all_probs: bool = typer.Option(False, "--all-probs", help="regulatory: one probability column per class."),
     reference: Optional[str] = typer.Option(None, "--reference", help="variant: reference FASTA for chrom/pos/ref/alt."),
-    window: int = typer.Option(128, "--window", min=8, help="variant: context bases around the variant."),
+    window: int = typer.Option(128, "--window", min=8,
+                               help="variant: context bases around the variant (zero-shot; a classifier keeps its own)."),
 ) -> None:
     from genotx.io import TsvWriter, iter_batches
     from genotx.runtime import import_torch
@@ -38,7 +41,7 @@ def run(
     if task == "variant":
         from genotx.train.variant import score_variant_files
 
-        require(model is not None, "variant scoring needs --model PRETRAINED_DIR (an MLM or AR checkpoint)")
+        require(model is not None, "variant scoring needs --model DIR (an MLM or AR checkpoint, or a variant classifier)")
         score_variant_files(model, paths_or_stdin(inputs), reference=reference, window=window, batch_size=batch_size)
         return
     from genotx.train.predict import Predictor, default_model

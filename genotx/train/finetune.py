@@ -53,14 +53,46 @@ class FinetuneConfig:
             raise InputError(f"--lr must be positive, got {self.lr}")
 
 
-def encode_sequences(tokenizer, seqs: list[str], max_tokens: int):
-    """Tokenise, prepend CLS, truncate to ``max_tokens`` and right-pad: (ids, mask or None) tensors."""
+def encode_sequences(tokenizer, seqs: list, max_tokens: int):
+    """Tokenise, prepend CLS, truncate to ``max_tokens`` and right-pad: (ids, mask or None) tensors.
+
+    Items may also be (ref, alt) window pairs of the variant task: see `encode_pairs`.
+    """
     import_torch()
     from genotx.objectives.common import pad_token_rows
     from genotx.tokenizers import CLS_ID
 
+    if seqs and isinstance(seqs[0], tuple):
+        return encode_pairs(tokenizer, seqs, max_tokens)
     ids, mask = pad_token_rows(tokenizer.encode_batch(seqs), lead=CLS_ID, max_tokens=max_tokens)
     return ids, (None if bool(mask.all()) else mask)
+
+
+def encode_pairs(tokenizer, pairs: list[tuple[str, str]], max_tokens: int):
+    """``CLS ref SEP alt`` rows of (reference, alternate) windows, right-padded: (ids, mask or None).
+
+    Each window is centred on its variant, so when the pair does not fit in
+    ``max_tokens`` both windows lose tokens at both ends and the variant stays in.
+    Example: ``encode_pairs(tok, [("ACGTA", "ACTTA")], 64)``.
+    """
+    from genotx.objectives.common import pad_token_rows
+    from genotx.tokenizers import CLS_ID, SEP_ID
+
+    half = max(1, (max_tokens - 2) // 2)
+
+    def centre(ids: np.ndarray) -> np.ndarray:
+        cut = max(0, len(ids) - half)
+        return ids[cut // 2 : len(ids) - (cut - cut // 2)]
+
+    rows = [np.concatenate([[CLS_ID], centre(tokenizer.encode(ref)), [SEP_ID], centre(tokenizer.encode(alt))])
+            for ref, alt in pairs]
+    ids, mask = pad_token_rows(rows, max_tokens=max_tokens)
+    return ids, (None if bool(mask.all()) else mask)
+
+
+def _bases(item) -> int:
+    """Length of a sequence, or of a (ref, alt) pair with its separator."""
+    return len(item[0]) + len(item[1]) + 1 if isinstance(item, tuple) else len(item)
 
 
 def _pooling(cfg: FinetuneConfig, causal: bool) -> str:
@@ -98,7 +130,7 @@ def build_model(data, cfg: FinetuneConfig, *, pretrained: str | None, preset: st
     settings = resolve_preset(preset or f"{data.task}-tiny")
     spec = tokenizer_spec or settings["tokenizer"]
     tokenizer = _fixed_tokenizer(spec, data, cfg.seed)
-    longest = max(len(s) for s in data.valid_seqs + data.train_seqs[:1000]) if data.train_seqs else 300
+    longest = max(map(_bases, data.valid_seqs + data.train_seqs[:1000])) if data.train_seqs else 300
     lengths = data.metadata.get("read_lengths")
     if lengths:
         longest = max(longest, max(lengths))
@@ -117,7 +149,8 @@ def _fixed_tokenizer(spec: str, data, seed: int):
 
     from genotx.train.setup import tokenizer_from_spec
 
-    seqs = data.train_seqs or data.valid_seqs
+    items = data.train_seqs or data.valid_seqs
+    seqs = [s for item in items for s in (item if isinstance(item, tuple) else (item,))]
 
     def write_fasta(path: str) -> None:
         with open(path, "w") as fh:

@@ -10,6 +10,9 @@ checkpoint must remember to predict later (class names, taxids, read length).
 - ``regulatory``: a ``sequence label`` TSV or ``NAME=file.fa`` class files;
   stratified hold-out (or ``--valid``).
 - ``expression``: a ``sequence value`` TSV; random hold-out (or ``--valid``).
+- ``variant``: a variant TSV with a ``label`` column (two values); each input is
+  the pair (reference window, alternate window) around the variant, and the
+  checkpoint remembers the window width. Stratified hold-out (or ``--valid``).
 
 Example::
 
@@ -25,7 +28,7 @@ import numpy as np
 
 from genotx.errors import InputError
 
-TASKS = ("taxon", "regulatory", "expression")
+TASKS = ("taxon", "regulatory", "expression", "variant")
 
 
 @dataclass
@@ -34,7 +37,7 @@ class TaskData:
 
     task: str
     classes: list[str]
-    train_seqs: list[str] = field(default_factory=list)
+    train_seqs: list = field(default_factory=list)  # strings, or (ref, alt) window pairs for variant
     train_targets: np.ndarray | None = None
     valid_seqs: list[str] = field(default_factory=list)
     valid_targets: np.ndarray | None = None
@@ -143,8 +146,58 @@ def _expression(inputs, *, valid, seed, valid_fraction) -> TaskData:
                     metadata={"target_mean": mean, "target_std": std}, seed=seed)
 
 
+def _label_order(labels: set[str]) -> list[str]:
+    """Numbers by value (0 before 1), other labels alphabetically; the last one is the positive class."""
+    def key(label: str):
+        try:
+            return (0, float(label), label)
+        except ValueError:
+            return (1, 0.0, label)
+    return sorted(labels, key=key)
+
+
+def _labelled_variants(path: str, reference, window: int, classes=None):
+    from genotx.tasks.variant import load_variants
+
+    variants = load_variants(path, reference)
+    unlabelled = [v.id for v in variants if v.label is None]
+    if unlabelled:
+        raise InputError(f"{path}: supervised variant training needs a label column with a value on every row "
+                         f"({len(unlabelled)} variants lack one, e.g. {unlabelled[0]!r})")
+    classes = classes or _label_order({v.label for v in variants})
+    if len(classes) != 2:
+        raise InputError(f"{path}: variant labels must take exactly two values (e.g. 0/1 or benign/pathogenic), "
+                         f"found {len(classes)}: {', '.join(classes[:5])}")
+    unknown = sorted({v.label for v in variants} - set(classes))
+    if unknown:
+        raise InputError(f"{path}: labels {', '.join(unknown)} do not occur in the training data ({', '.join(classes)})")
+    pairs = [v.windows(window)[:2] for v in variants]
+    return pairs, np.array([classes.index(v.label) for v in variants], dtype=np.int64), classes
+
+
+def _variant(inputs, *, reference, window, valid, seed, valid_fraction) -> TaskData:
+    from genotx.tasks.regulatory import stratified_split
+    from genotx.tasks.variant import load_reference
+
+    if len(inputs) != 1:
+        raise InputError(f"variant training takes one labelled variant TSV (got {len(inputs)} files)")
+    ref = load_reference(reference) if reference else None
+    pairs, targets, classes = _labelled_variants(inputs[0], ref, window)
+    if valid:
+        held_pairs, held_targets, _ = _labelled_variants(valid, ref, window, classes)
+        train_pairs, train_targets = pairs, targets
+    else:
+        tr, va = stratified_split(targets, valid_fraction, seed)
+        train_pairs, train_targets = [pairs[i] for i in tr], targets[tr]
+        held_pairs, held_targets = [pairs[i] for i in va], targets[va]
+    counts = {c: int((train_targets == i).sum()) for i, c in enumerate(classes)}
+    return TaskData("variant", classes, train_pairs, train_targets, held_pairs, held_targets,
+                    metadata={"window": window, "positive": classes[-1], "class_counts": counts}, seed=seed)
+
+
 def make_task_data(task: str, inputs, *, taxa=None, class_files=(), valid=None, seed=0,
-                   valid_fraction=0.1, read_lengths=(150,), error_rate=(0.0, 0.03), n_valid=2000) -> TaskData:
+                   valid_fraction=0.1, read_lengths=(150,), error_rate=(0.0, 0.03), n_valid=2000,
+                   reference=None, window=128) -> TaskData:
     """Load the training data of ``task`` (see the module docstring)."""
     if task == "taxon":
         return _taxon(inputs, taxa=taxa, seed=seed, read_lengths=read_lengths, error_rate=error_rate,
@@ -154,6 +207,6 @@ def make_task_data(task: str, inputs, *, taxa=None, class_files=(), valid=None, 
     if task == "expression":
         return _expression(inputs, valid=valid, seed=seed, valid_fraction=valid_fraction)
     if task == "variant":
-        raise InputError("variant effects are scored zero-shot by `genotx predict --task variant --model "
-                         "PRETRAINED_DIR`; supervised variant training is not supported")
+        return _variant(inputs, reference=reference, window=window, valid=valid, seed=seed,
+                        valid_fraction=valid_fraction)
     raise InputError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")

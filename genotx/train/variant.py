@@ -13,6 +13,10 @@ alternate allele less likely, e.g. a broken splice site):
   minus that of the reference window, each summed over both strands (the
   model reads left to right, so both strands see the variant with context).
 
+A classifier fine-tuned with ``genotx finetune --task variant`` scores
+instead with the probability of its positive class (the last label: 1 of
+0/1, pathogenic of benign/pathogenic), so there higher means damaging.
+
 Example::
 
     rows = score_variants(model, tokenizer, load_variants("snps.tsv", ref), window=128)
@@ -82,25 +86,53 @@ def score_variants(model, tokenizer, variants, *, window: int = 128, batch_size:
     return np.concatenate(scores) if scores else np.zeros(0)
 
 
-def score_variant_files(model_dir: str, paths: list[str], *, reference=None, window=128, batch_size=64) -> None:
-    """`genotx predict --task variant`: read variant TSVs, write ``id chrom pos ref alt score``."""
-    from genotx.errors import InputError
-    from genotx.io import TsvWriter
-    from genotx.models import load_checkpoint
-    from genotx.tasks.variant import load_reference, load_variants
+def classifier_scores(model, tokenizer, variants, *, window: int, batch_size: int = 64) -> np.ndarray:
+    """Probability of the positive (last) class of a variant classifier from `genotx finetune --task variant`."""
+    torch = import_torch()
+    from genotx.train.finetune import encode_pairs
 
+    scores = []
+    with torch.inference_mode():
+        for start in range(0, len(variants), batch_size):
+            pairs = [v.windows(window)[:2] for v in variants[start : start + batch_size]]
+            ids, mask = encode_pairs(tokenizer, pairs, model.config.max_len)
+            scores.append(model(ids, mask).logits.float().softmax(-1)[:, -1].numpy())
+    return np.concatenate(scores) if scores else np.zeros(0)
+
+
+def _scorer(model_dir: str, window: int, batch_size: int):
+    """The scoring function of a checkpoint: zero-shot for a language model, learned for a variant classifier."""
+    from genotx.errors import InputError
+    from genotx.models import load_checkpoint
     from genotx.train.finetune import resolve_model_dir
 
-    model, tokenizer, _ = load_checkpoint(resolve_model_dir(model_dir))
-    if model.config.head != "lm":
-        raise InputError(f"{model_dir}: zero-shot variant scores need a pretrained language model "
-                         f"(head 'lm'), this one has head {model.config.head!r}")
+    model, tokenizer, meta = load_checkpoint(resolve_model_dir(model_dir))
     model.eval()
+    task = (meta or {}).get("task")
+    if model.config.head == "lm":
+        return lambda chunk: score_variants(model, tokenizer, chunk, window=window, batch_size=batch_size)
+    if task == "variant" and model.config.head == "classify":
+        trained_window = int(meta["window"])  # the classifier only knows the context it was trained on
+        return lambda chunk: classifier_scores(model, tokenizer, chunk, window=trained_window, batch_size=batch_size)
+    raise InputError(f"{model_dir}: variant scores need a pretrained language model (head 'lm') or a model from "
+                     f"`genotx finetune --task variant`; this one has head {model.config.head!r}"
+                     + (f" and was fine-tuned for task {task!r}" if task else ""))
+
+
+def score_variant_files(model_dir: str, paths: list[str], *, reference=None, window=128, batch_size=64) -> None:
+    """`genotx predict --task variant`: read variant TSVs, write ``id chrom pos ref alt score``.
+
+    score: the zero-shot log-likelihood ratio of a language model, or the
+    positive-class probability of a fine-tuned variant classifier.
+    """
+    from genotx.io import TsvWriter
+    from genotx.tasks.variant import load_reference, load_variants
+
+    scorer = _scorer(model_dir, window, batch_size)
     ref = load_reference(reference) if reference else None
     with TsvWriter(["id", "chrom", "pos", "ref", "alt", "score"]) as out:
         for path in paths:
             variants = load_variants(path, ref)
             for start in range(0, len(variants), 1024):
                 chunk = variants[start : start + 1024]
-                scores = score_variants(model, tokenizer, chunk, window=window, batch_size=batch_size)
-                out.write_rows((v.id, v.chrom, v.pos, v.ref, v.alt, float(s)) for v, s in zip(chunk, scores))
+                out.write_rows((v.id, v.chrom, v.pos, v.ref, v.alt, float(s)) for v, s in zip(chunk, scorer(chunk)))
