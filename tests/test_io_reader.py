@@ -180,6 +180,7 @@ ERRORS = {
     "header without at": (b"@r1\nA\n+\nI\nr2\nA\n+\nI\n", "record 2: expected a FASTQ header starting with '@'"),
     "blank line inside fastq": (b"@r1\nA\n+\nI\n\n@r2\nA\n+\nI\n", "record 2: expected a FASTQ header starting with '@', got a blank line"),
     "empty name": (b"> desc\nACGT\n", "record 1: empty record name"),
+    "control byte in plus line": (b"@r1\nACGT\n+r1\x01\nIIII\n", "record 1 ('r1'): '+' line contains control"),
 }
 
 

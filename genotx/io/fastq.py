@@ -117,7 +117,14 @@ def parse_lines(lines: list[str], name: str, first: int) -> tuple[list[str], lis
         and len(names) == n
         and head_text.isascii()
         and not head_text.encode("ascii").translate(None, HEADER_CHARS)
-        and (plus_text == "+" * n or (plus_text.isascii() and all(map(str.startswith, plus, repeat("+")))))
+        and (
+            plus_text == "+" * n
+            or (
+                plus_text.isascii()
+                and not plus_text.encode("ascii").translate(None, HEADER_CHARS)
+                and all(map(str.startswith, plus, repeat("+")))
+            )
+        )
         and seq_lens == list(map(len, quals))
         and 0 not in seq_lens
     )
