@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import chain
 from typing import Iterator
 
 import numpy as np
@@ -123,9 +124,19 @@ class BpeTokenizer(Tokenizer):
         return np.array(self._library.encode(clean_sequence(seq), add_special_tokens=False).ids, dtype=np.int32)
 
     def encode_batch(self, seqs) -> list[np.ndarray]:
-        clean = [clean_sequence(s) for s in seqs]
-        encoded = self._library.encode_batch_fast(clean, add_special_tokens=False)
-        return [np.array(e.ids, dtype=np.int32) for e in encoded]
+        return [np.array(ids, dtype=np.int32) for ids in self._library_ids(list(seqs))]
+
+    def encode_flat(self, seqs) -> tuple[np.ndarray, np.ndarray]:
+        ids = self._library_ids(list(seqs))
+        counts = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        return np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=int(counts.sum())), counts
+
+    def _library_ids(self, seqs: list[str]) -> list[list[int]]:
+        joined = "".join(seqs)
+        if clean_sequence(joined) is not joined:  # one check for the usual, clean batch
+            seqs = [clean_sequence(s) for s in seqs]
+        encoded = self._library.encode_batch_fast(seqs, add_special_tokens=False)
+        return [e.ids for e in encoded]
 
     def _extra_dict(self) -> dict:
         return {"merges": [list(m) for m in self.merges]}

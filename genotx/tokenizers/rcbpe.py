@@ -33,10 +33,13 @@ from __future__ import annotations
 import numpy as np
 
 from genotx.errors import InputError
-from genotx.tokenizers.base import BASES, FIRST_BASE_ID, SPECIALS, Tokenizer, base_codes, field, revcomp
+from genotx.tokenizers.base import BASE_CODE, BASES, FIRST_BASE_ID, SPECIALS, Tokenizer, base_codes, field, revcomp
 from genotx.tokenizers.bpe import _merges_for, parse_merges
 from genotx.tokenizers.rcbpe_train import train_classes
-from genotx.tokenizers.symmetric import PairTable, encode_in_bands
+from genotx.tokenizers.symmetric import SEPARATOR_CODE, PairTable, encode_in_bands
+
+# Base codes (as `base_codes`) with NUL, which joins the sequences of a batch, as the separator.
+_FRAMED_CODE = bytes([SEPARATOR_CODE]) + BASE_CODE.tobytes()[1:]
 
 
 def class_vocab(classes: list[tuple[str, str]]) -> list[str]:
@@ -99,23 +102,24 @@ class RcBpeTokenizer(Tokenizer):
         return self.encode_batch([seq])[0]
 
     def encode_batch(self, seqs) -> list[np.ndarray]:
-        seqs = list(seqs)
-        if not seqs:
-            return []
-        tokens = encode_in_bands(self._initial_tokens(seqs), self._table, np.array(self.bands, dtype=np.int64))
+        tokens = self._encode_framed(list(seqs))
         bounds = np.flatnonzero(tokens == self._separator).tolist()
         return [tokens[a + 1 : b] for a, b in zip(bounds[:-1], bounds[1:])]
 
-    def _initial_tokens(self, seqs: list[str]) -> np.ndarray:
-        """Single-base ids of all sequences, with a separator before, between and after them."""
-        lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
-        codes = base_codes("".join(seqs)).astype(np.int32) + FIRST_BASE_ID
-        separators = np.concatenate([[0], np.cumsum(lengths + 1)])
-        tokens = np.full(codes.size + len(seqs) + 1, self._separator, dtype=np.int32)
-        is_base = np.ones(tokens.size, dtype=bool)
-        is_base[separators] = False
-        tokens[is_base] = codes
-        return tokens
+    def encode_flat(self, seqs) -> tuple[np.ndarray, np.ndarray]:
+        tokens = self._encode_framed(list(seqs))
+        is_separator = tokens == self._separator
+        return tokens[~is_separator], np.diff(np.flatnonzero(is_separator)) - 1
+
+    def _encode_framed(self, seqs: list[str]) -> np.ndarray:
+        """Tokens of all sequences, with a separator id before, between and after them."""
+        if not seqs:
+            return np.full(1, self._separator, dtype=np.int32)
+        framed = ("\0" + "\0".join(seqs) + "\0").encode("ascii", "replace").translate(_FRAMED_CODE)
+        if b"\xff" in framed or framed.count(SEPARATOR_CODE) != len(seqs) + 1:
+            base_codes("".join(seqs))  # raises the InputError that names the character (or NUL)
+        codes = np.frombuffer(framed, dtype=np.uint8)
+        return encode_in_bands(codes, self._separator, self._table, np.array(self.bands, dtype=np.int64))
 
     @property
     def complement_ids(self) -> np.ndarray:

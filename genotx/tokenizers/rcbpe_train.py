@@ -24,7 +24,7 @@ import numpy as np
 from genotx.errors import InputError
 from genotx.io import iter_batches
 from genotx.tokenizers.base import BASES, FIRST_BASE_ID, N_CODE, SPECIALS, base_codes, revcomp
-from genotx.tokenizers.symmetric import NO_RANK, PairTable, TokenChain
+from genotx.tokenizers.symmetric import PairTable, TokenChain
 
 BATCH_FRACTION = 0.02
 MIN_BATCH = 1
@@ -143,7 +143,7 @@ def train_classes(paths: list[str], vocab_size: int, seed: int = 0, progress=Non
         if chain.alive.mean() < 0.5:
             chain = TokenChain(chain.tokens(), table)  # drop merged-away nodes
         else:
-            chain.rank = np.where(chain.alive, chain.lookup_rank(np.arange(chain.token.size)), NO_RANK)
+            chain.refresh()
         changes: list = []
         band = np.flatnonzero((chain.rank >= low) & (chain.rank < high))
         chain.merge_band(band, low, high, changes)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from genotx.tokenizers.base import FIRST_BASE_ID
+
 NO_RANK = np.iinfo(np.int32).max
 DENSE_IDS = 1024  # pairs of tokens with ids below this are looked up in a dense table
 SEARCH_ONLY = 4096  # lookups of fewer pairs than this skip the dense table
@@ -65,20 +67,16 @@ class PairTable:
         rank[big], made[big] = self._search(left[big], right[big], with_made=True)
         return rank, made
 
-    def made_of(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """Merged id of each pair, all of which must have a merge."""
-        if left.size >= SEARCH_ONLY:
-            return self.lookup(left, right)[1]
-        keys = left.astype(np.int64)
-        keys *= self.radix
-        keys += right
-        return self.made[np.searchsorted(self.keys, keys)]
-
     def rank(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """Rank of each pair, NO_RANK where it has no merge (`lookup` without the merged ids)."""
         if left.size < SEARCH_ONLY:
             return self._search(left, right, with_made=False)
-        return self.lookup(left, right)[0]
+        small = (left < self.side) & (right < self.side)
+        rank = self.dense_rank[np.where(small, left * self.side + right, 0)]
+        if not small.all():
+            big = np.flatnonzero(~small)
+            rank[big] = self._search(left[big], right[big], with_made=False)
+        return rank
 
     def _search(self, left: np.ndarray, right: np.ndarray, with_made: bool):
         """Binary search in the sorted keys: fewer array operations than the dense path,
@@ -167,11 +165,14 @@ def _unique(values: np.ndarray, bound: int) -> np.ndarray:
 class TokenChain:
     """Tokens as a doubly linked list over a fixed array, so merges never move data.
 
-    Node i holds token ``token[i]``; its pair is (node i, node ``next[i]``) and
-    ``rank[i]`` is that pair's rank. The first and last nodes are separators.
+    Node i holds token ``token[i]``; its pair is (node i, node ``next[i]``),
+    ``rank[i]`` is that pair's rank and ``made[i]`` the token it merges into
+    (kept beside the rank, so that a merge needs no second lookup). The first
+    and last nodes are separators.
     """
 
-    def __init__(self, tokens: np.ndarray, table: PairTable):
+    def __init__(self, tokens: np.ndarray, table: PairTable, rank=None, made=None):
+        """`rank` and `made` of the pairs of `tokens`, if given, spare looking them up."""
         n = tokens.size
         self.token = tokens.astype(np.int32)
         self.next = np.arange(1, n + 1, dtype=np.int32)
@@ -181,10 +182,16 @@ class TokenChain:
         self.alive = np.ones(n, dtype=bool)
         self.table = table
         self.rank = np.full(n, NO_RANK, dtype=np.int32)
-        self.rank[:-1] = table.rank(self.token[:-1], self.token[1:])
+        self.made = np.zeros(n, dtype=np.int32)
+        if rank is None:
+            rank, made = table.lookup(self.token[:-1], self.token[1:])
+        self.rank[:-1], self.made[:-1] = rank, made
 
-    def lookup_rank(self, nodes: np.ndarray) -> np.ndarray:
-        return self.table.rank(self.token[nodes], self.token[self.next[nodes]])
+    def refresh(self) -> None:
+        """Look up every live pair again (after merges were added to the table)."""
+        live = np.flatnonzero(self.alive)
+        self.rank[:] = NO_RANK
+        self.rank[live], self.made[live] = self.table.lookup(self.token[live], self.token[self.next[live]])
 
     def tokens(self) -> np.ndarray:
         return self.token[self.alive]
@@ -200,10 +207,10 @@ class TokenChain:
         ``(left, right, sign)``.
         """
         changed = []
-        candidates = _unique(candidates, self.token.size)
         rank = self.rank
         # Merged-away nodes rank NO_RANK, so rank filters also drop them.
-        candidates = candidates[(rank[candidates] >= low) & (rank[candidates] < high)]
+        found = rank[candidates]
+        candidates = _unique(candidates[(found >= low) & (found < high)], self.token.size)
         while candidates.size:
             chosen = candidates[_select_in_chain(candidates, self.next, self.rank)]
             if not chosen.size:
@@ -212,7 +219,7 @@ class TokenChain:
             if changes is not None:
                 gone = _unique(np.concatenate([self.prev[chosen], chosen, right]), self.token.size)
                 changes.append((self.token[gone], self.token[self.next[gone]], -1))
-            self.token[chosen] = self.table.made_of(self.token[chosen], self.token[right])
+            self.token[chosen] = self.made[chosen]
             self.alive[right] = False
             after = self.next[right]
             self.next[chosen] = after
@@ -220,7 +227,7 @@ class TokenChain:
             rank[right] = NO_RANK
             before = self.prev[chosen]
             dirty = _interleave_unique(before, chosen)
-            rank[dirty] = self.lookup_rank(dirty)
+            rank[dirty], self.made[dirty] = self.table.lookup(self.token[dirty], self.token[self.next[dirty]])
             if changes is not None:
                 changes.append((self.token[dirty], self.token[self.next[dirty]], 1))
             changed.append(dirty)
@@ -270,18 +277,33 @@ def _select_in_chain(nodes: np.ndarray, next_node: np.ndarray, rank: np.ndarray)
     return which[chosen]
 
 
-def encode_in_bands(tokens: np.ndarray, table: PairTable, band_ends: np.ndarray) -> np.ndarray:
-    """Encode a separator-framed token array: each band's classes in turn, as training applied them."""
-    chain = TokenChain(tokens, table)
-    band_of_rank = np.repeat(np.arange(band_ends.size, dtype=np.int16), np.diff(band_ends, prepend=0))
-    finite = np.flatnonzero(chain.rank != NO_RANK)
-    band = band_of_rank[chain.rank[finite]]
-    order = np.argsort(band, kind="stable")  # a radix sort on 16-bit keys
-    starts = np.searchsorted(band[order], np.arange(band_ends.size + 1))
-    order = finite[order]
+SEPARATOR_CODE = 5  # in `encode_in_bands` input, after the base codes A C G T N = 0-4
+
+
+def encode_in_bands(codes: np.ndarray, separator: int, table: PairTable, band_ends: np.ndarray) -> np.ndarray:
+    """Encode base codes framed by SEPARATOR_CODE, each band's classes in turn, as training
+    applied them; returns the tokens with `separator` ids between the sequences.
+
+    The 36 possible pairs of codes are looked up once, and the pairs of each band found by
+    one radix sort of their pair codes."""
+    n_bands = band_ends.size
+    band_of_rank = np.repeat(np.arange(n_bands, dtype=np.int16), np.diff(band_ends, prepend=0))
+    id_of_code = np.array([FIRST_BASE_ID + c for c in range(SEPARATOR_CODE)] + [separator], dtype=np.int32)
+    left, right = np.divmod(np.arange(36), 6)
+    pair_rank, pair_made = table.lookup(id_of_code[left], id_of_code[right])
+    pair_band = np.where(pair_rank != NO_RANK, band_of_rank[np.minimum(pair_rank, band_ends[-1] - 1)], n_bands)
+    slot_order = np.argsort(pair_band, kind="stable")  # pair codes ordered by band
+    slot = np.empty(36, dtype=np.uint8)
+    slot[slot_order] = np.arange(36)
+    pair_code = codes[:-1] * np.uint8(6) + codes[1:]
+    chain = TokenChain(id_of_code[codes], table, pair_rank[pair_code], pair_made[pair_code])
+    node_slot = slot[pair_code]
+    nodes = np.argsort(node_slot, kind="stable")  # a radix sort on 8-bit keys
+    slot_starts = np.concatenate([[0], np.cumsum(np.bincount(node_slot, minlength=36))])
+    band_starts = slot_starts[np.searchsorted(pair_band[slot_order], np.arange(n_bands + 1))]
     pending: dict[int, list] = {}
     for b, high in enumerate(band_ends.tolist()):
-        found = [order[starts[b] : starts[b + 1]]] + pending.pop(b, [])
+        found = [nodes[band_starts[b] : band_starts[b + 1]]] + pending.pop(b, [])
         if not sum(map(len, found)):
             continue
         later = chain.merge_band(np.concatenate(found), band_ends[b - 1] if b else 0, high)
