@@ -45,6 +45,27 @@ def _train(train: List[str], kind: str, vocab: int, seed: int, single_strand: bo
     info(f"trained {kind} tokenizer: {tok.vocab_size} tokens from {bases / 1e6:.2f} Mbp -> {output}")
 
 
+def _keep_freed_memory() -> None:
+    """Ask glibc to keep freed memory for reuse instead of handing it back to the kernel.
+
+    Every batch allocates and frees arrays of a few MB; by default glibc maps each
+    afresh and unmaps it on free, and the page faults of touching it again took
+    more time than the tokenization itself (measured: system time 0.15 s -> 0.01 s
+    on 140,000 reads). Elsewhere than glibc this does nothing.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    mallopt(m_mmap_threshold, 64 << 20)  # arrays below 64 MB come from the heap
+    mallopt(m_trim_threshold, 256 << 20)  # and up to 256 MB of freed heap memory is kept
+
+
 def _write_batch(out: TsvWriter, text, batch) -> None:
     """All rows of a batch as one block of bytes: encoding, the tokens column and the
     line assembly each run once per batch, not once per read."""
@@ -119,6 +140,7 @@ def run(
     from genotx.tokenizers.text import TokenText
 
     text = TokenText(tok, ids)
+    _keep_freed_memory()
     with TsvWriter(["id", "n_bases", "n_tokens", "tokens"]) as out:
         for batch in iter_batches(paths):
             if len(batch):
