@@ -6,11 +6,14 @@ clashing with the unrelated PyPI package named `kernels`. The shipped data
 installed under `<prefix>/share/genotx/`, where `genotx.tasks.data_path` and
 `genotx.train.predict.default_model` look when the package is not run from a
 checkout.
+
+`genotx.io._fastq` is a small C fast path of the FASTQ reader. It is optional:
+without a C compiler the build skips it and the pure-Python parser does the work.
 """
 
 import os
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 packages = find_packages(include=["genotx", "genotx.*"])
 packages += ["genotx.kernels"] + [f"genotx.kernels.{p}" for p in find_packages("kernels")]
@@ -31,4 +34,6 @@ setup(
     packages=packages,
     package_dir={"genotx": "genotx", "genotx.kernels": "kernels"},
     data_files=shipped_files("data") + shipped_files("models", only_dirs=True),
+    ext_modules=[Extension("genotx.io._fastq", ["genotx/io/_fastq.c"], optional=True,
+                           extra_compile_args=["-O3"])],
 )

@@ -5,6 +5,13 @@ records of a piece are then done in bulk with C-level string operations
 (joins, ``bytes.translate``, ``map``), so no Python code runs per record
 unless a piece fails a check. Only then is the piece walked record by record
 (`explain`) to name the first bad record and what is wrong with it.
+
+Where the C extension `genotx.io._fastq` is built (a C compiler at install
+time), it parses well-formed records in one pass over the bytes. It accepts
+only input the strict parser accepts without comment and stops at anything
+else; from there on the strict parser takes the same bytes, so both paths give
+the same records and the same errors. Without the extension the strict parser
+does all the work.
 """
 
 from __future__ import annotations
@@ -15,6 +22,11 @@ from typing import Iterator
 
 from genotx.errors import InputError
 from genotx.io.normalise import BASES, HEADER_CHARS, QUALITY_CHARS, check_sequence, normalise_many, record_id
+
+try:
+    from genotx.io import _fastq as fast
+except ImportError:  # built without a C compiler: the strict parser alone
+    fast = None
 
 _first = itemgetter(0)
 
@@ -52,12 +64,45 @@ class Batcher:
 
 
 MAX_RECORD_CHARS = 1 << 31  # a record this long is surely not FASTQ (no newlines in binary data)
+FAST_CARRY_LIMIT = 1 << 20  # a record this long goes to the strict parser, which joins long records once
 
 
-def fastq_records(pieces: Iterator[bytes], name: str, batch_size: int):
+def fastq_records(pieces: Iterator[bytes], name: str, batch_size: int, use_fast: bool = True):
     """Yield ``(first, ids, seqs, quals)`` for consecutive batches of a FASTQ stream."""
-    number = 1  # number of the first record not yet parsed
     out = Batcher(batch_size, with_quals=True)
+    pieces = iter(pieces)
+    number = 1
+    if fast is not None and use_fast:
+        rest = b""
+        for piece in pieces:
+            parsed = fast.parse(rest, piece)
+            if parsed is None:
+                pieces = _chain(rest + piece, pieces)  # the strict parser judges from here on
+                break
+            ids, seqs, quals, used = parsed
+            if used < 0:  # the piece ends inside the record begun in rest
+                rest += piece
+                if len(rest) > FAST_CARRY_LIMIT:
+                    pieces = _chain(rest, pieces)
+                    break
+                continue
+            rest = piece[used:]
+            if ids:
+                out.add(ids, seqs, quals)
+                number += len(ids)
+                yield from out.take()
+        else:
+            pieces = iter((rest,) if rest else ())
+    yield from _strict_records(pieces, name, out, number)
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def _strict_records(pieces: Iterator[bytes], name: str, out: Batcher, number: int):
+    """The strict parser from record `number` on, adding to `out`; ends the stream."""
     rest = ""
     long_record: list[str] = []  # pieces of a record longer than a piece (long reads)
     newlines = 0
