@@ -6,6 +6,8 @@ training time, and bpe vs rcbpe compression.
 
 Targets (docs/tokenizers.md): char/kmer >= 50 Mbp/s, bpe/rcbpe >= 5 Mbp/s,
 `genotx tokenize` >= 0.7x the bare reader's reads/s, training on 5 Mbp <= 60 s.
+The end-to-end table gives each command's reads/s as a user sees them (a new process)
+and "steady", without the process start-up measured on empty input.
 """
 
 from __future__ import annotations
