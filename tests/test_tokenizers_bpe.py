@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from genotx.errors import InputError
 from genotx.io import iter_records
 from genotx.tokenizers import load_tokenizer, revcomp, train_tokenizer
+from genotx.tokenizers.rcbpe import RcBpeTokenizer
 from genotx.tokenizers.symmetric import NO_RANK, select_pairs
 
 DATA = Path(__file__).parent / "data"
@@ -227,3 +228,8 @@ def test_rcbpe_encoder_equals_whole_rounds_over_every_pair(rcbpe):
     seqs += ["A" * n for n in range(1, 12)] + ["AT" * n for n in range(1, 8)]
     for seq, ids in zip(seqs, rcbpe.encode_batch(seqs)):
         assert ids.tolist() == rcbpe_by_whole_rounds(rcbpe, seq), seq
+
+
+def test_rcbpe_without_merges_writes_single_bases():
+    tok = RcBpeTokenizer([], [])
+    assert [ids.tolist() for ids in tok.encode_batch(["ACGTN", ""])] == [[5, 6, 7, 8, 9], []]

@@ -67,17 +67,6 @@ class PairTable:
         rank[big], made[big] = self._search(left[big], right[big], with_made=True)
         return rank, made
 
-    def rank(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-        """Rank of each pair, NO_RANK where it has no merge (`lookup` without the merged ids)."""
-        if left.size < SEARCH_ONLY:
-            return self._search(left, right, with_made=False)
-        small = (left < self.side) & (right < self.side)
-        rank = self.dense_rank[np.where(small, left * self.side + right, 0)]
-        if not small.all():
-            big = np.flatnonzero(~small)
-            rank[big] = self._search(left[big], right[big], with_made=False)
-        return rank
-
     def _search(self, left: np.ndarray, right: np.ndarray, with_made: bool):
         """Binary search in the sorted keys: fewer array operations than the dense path,
         which pays off on the small arrays of the later merge rounds."""
@@ -287,8 +276,10 @@ def encode_in_bands(codes: np.ndarray, separator: int, table: PairTable, band_en
     The 36 possible pairs of codes are looked up once, and the pairs of each band found by
     one radix sort of their pair codes."""
     n_bands = band_ends.size
-    band_of_rank = np.repeat(np.arange(n_bands, dtype=np.int16), np.diff(band_ends, prepend=0))
     id_of_code = np.array([FIRST_BASE_ID + c for c in range(SEPARATOR_CODE)] + [separator], dtype=np.int32)
+    if not n_bands:
+        return id_of_code[codes]  # no merges: single bases
+    band_of_rank = np.repeat(np.arange(n_bands, dtype=np.int16), np.diff(band_ends, prepend=0))
     left, right = np.divmod(np.arange(36), 6)
     pair_rank, pair_made = table.lookup(id_of_code[left], id_of_code[right])
     pair_band = np.where(pair_rank != NO_RANK, band_of_rank[np.minimum(pair_rank, band_ends[-1] - 1)], n_bands)
