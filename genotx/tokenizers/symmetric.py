@@ -226,11 +226,10 @@ class TokenChain:
             left2 = self.prev[before]
             left3 = self.prev[left2]
             right3 = self.next[after]
-            near = [candidates, dirty, left2, after]
-            near = [nodes[rank[nodes] < high] for nodes in near]
-            near += [left3[(rank[left3] == rank[left2]) & (rank[left3] < high)],
-                     right3[(rank[right3] == rank[after]) & (rank[right3] < high)]]
-            candidates = _unique(np.concatenate(near), self.token.size)
+            far = np.concatenate([left3, right3])
+            far = far[rank[far] == rank[np.concatenate([left2, after])]]
+            near = np.concatenate([candidates, dirty, left2, after, far])
+            candidates = _unique(near[rank[near] < high], self.token.size)
         return np.concatenate(changed) if changed else candidates[:0]
 
 
