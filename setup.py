@@ -7,8 +7,10 @@ installed under `<prefix>/share/genotx/`, where `genotx.tasks.data_path` and
 `genotx.train.predict.default_model` look when the package is not run from a
 checkout.
 
-`genotx.io._fastq` is a small C fast path of the FASTQ reader. It is optional:
-without a C compiler the build skips it and the pure-Python parser does the work.
+`genotx.io._fastq` (FASTQ reader) and `genotx.tokenizers._rows` (rows of
+`genotx tokenize` for char and k-mer tokenizers) are small C fast paths. They
+are optional: without a C compiler the build skips them and the pure-Python
+code does the work, with the same output.
 """
 
 import os
@@ -34,6 +36,7 @@ setup(
     packages=packages,
     package_dir={"genotx": "genotx", "genotx.kernels": "kernels"},
     data_files=shipped_files("data") + shipped_files("models", only_dirs=True),
-    ext_modules=[Extension("genotx.io._fastq", ["genotx/io/_fastq.c"], optional=True,
-                           extra_compile_args=["-O3"])],
+    ext_modules=[Extension(name, [source], optional=True, extra_compile_args=["-O3"])
+                 for name, source in (("genotx.io._fastq", "genotx/io/_fastq.c"),
+                                      ("genotx.tokenizers._rows", "genotx/tokenizers/_rows.c"))],
 )

@@ -66,9 +66,53 @@ def _keep_freed_memory() -> None:
     mallopt(m_trim_threshold, 256 << 20)  # and up to 256 MB of freed heap memory is kept
 
 
-def _write_batch(out: TsvWriter, text, batch) -> None:
+def _batch_block(text, batch, fast=None) -> bytes:
     """All rows of a batch as one block of bytes: encoding, the tokens column and the
-    line assembly each run once per batch, not once per read."""
+    line assembly each run once per batch, not once per read (`fast`: in C, for char
+    and k-mer tokenizers, without holding the GIL)."""
+    block = fast(batch.ids, batch.seqs) if fast is not None else None
+    return _rows_block(text, batch).encode("utf-8") if block is None else block
+
+
+def _write_block(out: TsvWriter, block: bytes) -> None:
+    out.start()  # header first; rows are already clean TSV (ids never hold tabs)
+    stream = out.stream
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        stream.write(block.decode("utf-8"))
+    else:
+        stream.flush()
+        buffer.write(block)
+        buffer.flush()
+
+
+def _write_rows(out: TsvWriter, text, fast, paths: list[str]) -> None:
+    """Rows of every read. Batch i is formatted in a second thread while this one parses
+    batch i + 1 (the C formatter and the writes run without the GIL), so two cores share
+    the work; blocks are written in input order, and an error of batch i is raised
+    before anything of batch i + 1 is written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending = None
+
+    def flush() -> None:
+        nonlocal pending
+        if pending is not None:
+            job, pending = pending, None
+            _write_block(out, job.result())
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            for batch in iter_batches(paths):
+                if len(batch):
+                    job = pool.submit(_batch_block, text, batch, fast)
+                    flush()
+                    pending = job
+        finally:
+            flush()
+
+
+def _rows_block(text, batch) -> str:
     rows, counts = text.encode_rows(batch.seqs)
     lengths = list(map(len, batch.seqs))
     n_tokens = counts.tolist()
@@ -77,16 +121,7 @@ def _write_batch(out: TsvWriter, text, batch) -> None:
         lines = map(middle.join, zip(batch.ids, rows))
     else:
         lines = map("\t".join, zip(batch.ids, map(str, lengths), map(str, n_tokens), rows))
-    block = "\n".join(lines) + "\n"
-    out.start()  # header first; rows are already clean TSV (ids never hold tabs)
-    stream = out.stream
-    buffer = getattr(stream, "buffer", None)
-    if buffer is None:
-        stream.write(block)
-    else:
-        stream.flush()
-        buffer.write(block.encode("utf-8"))
-        buffer.flush()
+    return "\n".join(lines) + "\n"
 
 
 def _stats(tok, paths: list[str]):
@@ -137,11 +172,10 @@ def run(
     if stats:
         _stats(tok, paths)
         return
-    from genotx.tokenizers.text import TokenText
+    from genotx.tokenizers.text import TokenText, fast_rows
 
     text = TokenText(tok, ids)
+    fast = fast_rows(tok, ids)
     _keep_freed_memory()
     with TsvWriter(["id", "n_bases", "n_tokens", "tokens"]) as out:
-        for batch in iter_batches(paths):
-            if len(batch):
-                _write_batch(out, text, batch)
+        _write_rows(out, text, fast, paths)

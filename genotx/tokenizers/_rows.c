@@ -1,0 +1,247 @@
+/* The rows `genotx tokenize` writes for char and k-mer tokenizers, in one pass.
+ *
+ * kmer_rows(ids, seqs, k, stride, as_ids, first_kmer_id) -> bytes | None
+ *
+ * For every read: "id \t n_bases \t n_tokens \t tokens \n", the tokens being
+ * space-separated texts (or integer ids with as_ids). The rules are those of
+ * genotx.tokenizers.fixed (char is k = stride = 1):
+ *   - windows of k bases start at 0, stride, 2 stride, ... while they fit;
+ *   - the bases after the last window (all of them when the read is shorter
+ *     than k) are single-base tokens;
+ *   - a window holding N is k single-base tokens when stride == k, else [UNK].
+ * Token ids: specials 0-4 ([UNK] = 1), single bases A C G T N = 5-9, k-mer
+ * windows first_kmer_id + their 2-bit value (A=0 C=1 G=2 T=3, first base highest).
+ *
+ * Returns None when a sequence holds anything but A C G T N; the caller then
+ * takes the general path, which names the problem. tests/test_tokenizers_rows.py
+ * compares every byte with that path.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#define UNK_ID 1
+#define FIRST_BASE_ID 5
+
+static signed char CODE[256]; /* A C G T N -> 0..4, anything else -> -1 */
+
+static char *put_number(char *out, long value)
+{
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value);
+    while (n)
+        *out++ = digits[--n];
+    return out;
+}
+
+/* A single-base token (code 0-4) and its separator. */
+static char *put_base(char *out, const char *seq, Py_ssize_t at, int as_ids)
+{
+    if (as_ids)
+        out = put_number(out, FIRST_BASE_ID + CODE[(unsigned char)seq[at]]);
+    else
+        *out++ = seq[at];
+    *out++ = ' ';
+    return out;
+}
+
+/* Tokens of a read with no N as texts: windows copied straight from the bases. */
+static char *put_plain_texts(char *out, const char *seq, Py_ssize_t len, int k, int stride, Py_ssize_t windows)
+{
+    if (k == 1) { /* char: every base and a space */
+        for (Py_ssize_t i = 0; i < len; i++) {
+            out[2 * i] = seq[i];
+            out[2 * i + 1] = ' ';
+        }
+        return out + 2 * len;
+    }
+    Py_ssize_t w = 0;
+    /* k <= 8: copy 8 bytes where 8 remain (the next window overwrites the extra ones) */
+    for (; w < windows && w * stride + 8 <= len; w++) {
+        memcpy(out, seq + w * stride, 8);
+        out[k] = ' ';
+        out += k + 1;
+    }
+    for (; w < windows; w++) {
+        memcpy(out, seq + w * stride, k);
+        out[k] = ' ';
+        out += k + 1;
+    }
+    return out;
+}
+
+/* The number of tokens of a read (see the rules above). */
+static Py_ssize_t token_count(const char *seq, Py_ssize_t len, int k, int stride, int has_n)
+{
+    if (len < k)
+        return len;
+    Py_ssize_t windows = (len - k) / stride + 1, n = windows + len - ((windows - 1) * stride + k);
+    if (has_n && stride == k && k > 1) /* each window holding N becomes k single bases */
+        for (Py_ssize_t w = 0; w < windows; w++)
+            if (memchr(seq + w * stride, 'N', k) != NULL)
+                n += k - 1;
+    return n;
+}
+
+/* The tokens of one read, each followed by a space. */
+static char *put_tokens(char *out, const char *seq, Py_ssize_t len, int k, int stride, int as_ids,
+                        long first_kmer_id, int has_n)
+{
+    Py_ssize_t end = 0;
+    if (len >= k) {
+        Py_ssize_t windows = (len - k) / stride + 1;
+        end = (windows - 1) * stride + k;
+        if (!as_ids && !has_n) {
+            out = put_plain_texts(out, seq, len, k, stride, windows);
+            windows = 0;
+        }
+        for (Py_ssize_t w = 0; w < windows; w++) {
+            Py_ssize_t at = w * stride;
+            long value = 0;
+            int window_n = 0;
+            for (int j = 0; j < k; j++) {
+                int c = CODE[(unsigned char)seq[at + j]];
+                window_n |= (c == 4);
+                value = (value << 2) | (c & 3);
+            }
+            if (!window_n) {
+                if (as_ids)
+                    out = put_number(out, first_kmer_id + value);
+                else {
+                    memcpy(out, seq + at, k);
+                    out += k;
+                }
+                *out++ = ' ';
+            } else if (stride == k) {
+                for (int j = 0; j < k; j++)
+                    out = put_base(out, seq, at + j, as_ids);
+            } else {
+                if (as_ids)
+                    out = put_number(out, UNK_ID);
+                else {
+                    memcpy(out, "[UNK]", 5);
+                    out += 5;
+                }
+                *out++ = ' ';
+            }
+        }
+    }
+    for (Py_ssize_t at = end; at < len; at++)
+        out = put_base(out, seq, at, as_ids);
+    return out;
+}
+
+/* 1 when every byte is A, C, G, T or N; *has_n tells whether an N is among them. */
+static int normal_form(const char *s, Py_ssize_t len, int *has_n)
+{
+    unsigned char valid = 1;
+    for (Py_ssize_t j = 0; j < len; j++) {
+        unsigned char c = (unsigned char)s[j];
+        valid &= (unsigned char)((c == 'A') | (c == 'C') | (c == 'G') | (c == 'T') | (c == 'N'));
+    }
+    *has_n = valid && memchr(s, 'N', len) != NULL;
+    return valid;
+}
+
+typedef struct {
+    const char *seq, *id;
+    Py_ssize_t len, id_len;
+} Read;
+
+/* Rows of all reads into out; returns the end, or NULL when a sequence is not in normal form. */
+static char *put_rows(char *out, const Read *reads, Py_ssize_t n, int k, int stride, int as_ids, long first_kmer_id)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const Read *r = reads + i;
+        int has_n;
+        if (!normal_form(r->seq, r->len, &has_n))
+            return NULL;
+        memcpy(out, r->id, r->id_len);
+        out += r->id_len;
+        *out++ = '\t';
+        out = put_number(out, (long)r->len);
+        *out++ = '\t';
+        Py_ssize_t count = token_count(r->seq, r->len, k, stride, has_n);
+        out = put_number(out, (long)count);
+        *out++ = '\t';
+        out = put_tokens(out, r->seq, r->len, k, stride, as_ids, first_kmer_id, has_n);
+        if (count > 0)
+            out--; /* the space after the last token */
+        *out++ = '\n';
+    }
+    return out;
+}
+
+static PyObject *kmer_rows(PyObject *self, PyObject *args)
+{
+    PyObject *ids, *seqs;
+    int k, stride, as_ids;
+    long first_kmer_id;
+    if (!PyArg_ParseTuple(args, "O!O!iipl", &PyList_Type, &ids, &PyList_Type, &seqs, &k, &stride, &as_ids,
+                          &first_kmer_id))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(seqs);
+    if (PyList_GET_SIZE(ids) != n || k < 1 || k > 8 || stride < 1 || stride > k) {
+        PyErr_SetString(PyExc_ValueError, "kmer_rows: ids and seqs differ in length, or k/stride out of range");
+        return NULL;
+    }
+    Read *reads = PyMem_Malloc((n ? n : 1) * sizeof(Read));
+    if (reads == NULL)
+        return PyErr_NoMemory();
+    /* Bound of the text: per base at most one window of k single tokens "X " or a
+     * 6-character id and its space, plus the id, two numbers and separators per read. */
+    Py_ssize_t bound = 0, per_base = (2 * k > 7 ? 2 * k : 7);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *seq = PyList_GET_ITEM(seqs, i), *rid = PyList_GET_ITEM(ids, i);
+        if (!PyUnicode_Check(seq) || !PyUnicode_IS_ASCII(seq) || !PyUnicode_Check(rid) || !PyUnicode_IS_ASCII(rid)) {
+            PyMem_Free(reads);
+            Py_RETURN_NONE;
+        }
+        reads[i] = (Read){(const char *)PyUnicode_1BYTE_DATA(seq), (const char *)PyUnicode_1BYTE_DATA(rid),
+                          PyUnicode_GET_LENGTH(seq), PyUnicode_GET_LENGTH(rid)};
+        bound += (reads[i].len + 1) * per_base + reads[i].id_len + 48 + 8;
+    }
+    PyObject *block = PyBytes_FromStringAndSize(NULL, bound);
+    if (block == NULL) {
+        PyMem_Free(reads);
+        return NULL;
+    }
+    char *start = PyBytes_AS_STRING(block), *end;
+    /* The lists are the caller's and stay alive; the text is written without the GIL, so
+     * a reading thread can parse the next batch meanwhile. */
+    Py_BEGIN_ALLOW_THREADS
+    end = put_rows(start, reads, n, k, stride, as_ids, first_kmer_id);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(reads);
+    if (end == NULL) {
+        Py_DECREF(block);
+        Py_RETURN_NONE;
+    }
+    if (_PyBytes_Resize(&block, end - start) < 0)
+        return NULL;
+    return block;
+}
+
+static PyMethodDef methods[] = {
+    {"kmer_rows", kmer_rows, METH_VARARGS,
+     "kmer_rows(ids, seqs, k, stride, as_ids, first_kmer_id) -> TSV rows of a batch as bytes, or None "
+     "when a sequence holds anything but A C G T N."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rows", "Fast rows of genotx tokenize.", -1, methods};
+
+PyMODINIT_FUNC PyInit__rows(void)
+{
+    memset(CODE, -1, sizeof CODE);
+    CODE['A'] = 0;
+    CODE['C'] = 1;
+    CODE['G'] = 2;
+    CODE['T'] = 3;
+    CODE['N'] = 4;
+    return PyModule_Create(&module);
+}

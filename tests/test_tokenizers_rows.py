@@ -1,0 +1,50 @@
+"""The C row formatter of `genotx tokenize` writes exactly the bytes of the general path."""
+
+from __future__ import annotations
+
+import shutil
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from genotx.cli.tokenize import _rows_block
+from genotx.tokenizers import build_tokenizer
+from genotx.tokenizers.text import TokenText, fast_rows
+
+KINDS = [("char", 1, 1)] + [("kmer", k, s) for k, s in [(1, 1), (3, 1), (3, 2), (3, 3), (6, 1), (6, 3), (6, 6), (8, 8)]]
+
+
+def _tokenizer(kind, k, stride):
+    return build_tokenizer("char") if kind == "char" else build_tokenizer("kmer", k=k, stride=stride)
+
+
+def test_row_formatter_is_built_where_a_c_compiler_exists():
+    if shutil.which("cc") or shutil.which("gcc"):
+        assert fast_rows(build_tokenizer("char")) is not None
+
+
+@pytest.mark.parametrize("kind, k, stride", KINDS)
+@pytest.mark.parametrize("as_ids", [False, True])
+@settings(max_examples=60, deadline=None)
+@given(seqs=st.lists(st.text("ACGTN", min_size=1, max_size=40) | st.text("ACGT", min_size=1, max_size=40),
+                     min_size=1, max_size=8))
+def test_fast_rows_equal_the_general_path_byte_for_byte(kind, k, stride, as_ids, seqs):
+    tok = _tokenizer(kind, k, stride)
+    fast = fast_rows(tok, as_ids)
+    if fast is None:
+        pytest.skip("genotx.tokenizers._rows not built")
+    batch = SimpleNamespace(ids=[f"r{i}" for i in range(len(seqs))], seqs=seqs)
+    assert fast(batch.ids, batch.seqs) == _rows_block(TokenText(tok, as_ids), batch).encode()
+
+
+def test_fast_rows_decline_letters_outside_the_normal_form():
+    fast = fast_rows(build_tokenizer("kmer", k=3))
+    if fast is None:
+        pytest.skip("genotx.tokenizers._rows not built")
+    assert fast(["r1"], ["ACGR"]) is None
+    assert fast(["r1"], ["ACGT"]) == b"r1\t4\t2\tACG T\n"
+    # ids: ACG = 10 + 0b000110; overlapping windows holding N are [UNK] = 1; non-overlapping ones split
+    assert fast_rows(build_tokenizer("kmer", k=3, stride=1), True)(["r1"], ["ACGNA"]) == b"r1\t5\t3\t16 1 1\n"
+    assert fast_rows(build_tokenizer("kmer", k=3), True)(["r1"], ["ACGNA"]) == b"r1\t5\t3\t16 9 5\n"
