@@ -16,7 +16,7 @@ does all the work.
 
 from __future__ import annotations
 
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Iterator
 
@@ -77,13 +77,13 @@ def fastq_records(pieces: Iterator[bytes], name: str, batch_size: int, use_fast:
         for piece in pieces:
             parsed = fast.parse(rest, piece)
             if parsed is None:
-                pieces = _chain(rest + piece, pieces)  # the strict parser judges from here on
+                pieces = chain((rest + piece,), pieces)  # the strict parser judges from here on
                 break
             ids, seqs, quals, used = parsed
             if used < 0:  # the piece ends inside the record begun in rest
                 rest += piece
                 if len(rest) > FAST_CARRY_LIMIT:
-                    pieces = _chain(rest, pieces)
+                    pieces = chain((rest,), pieces)
                     break
                 continue
             rest = piece[used:]
@@ -94,11 +94,6 @@ def fastq_records(pieces: Iterator[bytes], name: str, batch_size: int, use_fast:
         else:
             pieces = iter((rest,) if rest else ())
     yield from _strict_records(pieces, name, out, number)
-
-
-def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield first
-    yield from rest
 
 
 def _strict_records(pieces: Iterator[bytes], name: str, out: Batcher, number: int):

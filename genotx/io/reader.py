@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Iterable, Iterator, NamedTuple
 
 from genotx.errors import InputError
@@ -77,13 +77,8 @@ def sniff(chunks: Iterator[bytes], name: str) -> tuple[str | None, Iterator[byte
         if fmt == "fastq":
             # The FASTQ parser counts lines from the first header: drop leading blank lines.
             seen = [b"".join(seen).lstrip()]
-        return fmt, _chain(seen, chunks)
+        return fmt, chain(seen, chunks)
     return None, iter(())
-
-
-def _chain(first: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield from first
-    yield from rest
 
 
 def iter_batches(paths: Iterable[str] | None = None, batch_size: int = DEFAULT_BATCH) -> Iterator[RecordBatch]:
