@@ -36,7 +36,8 @@ setup(
     packages=packages,
     package_dir={"genotx": "genotx", "genotx.kernels": "kernels"},
     data_files=shipped_files("data") + shipped_files("models", only_dirs=True),
-    ext_modules=[Extension(name, [source], optional=True, extra_compile_args=["-O3"])
+    ext_modules=[Extension(name, [source], optional=True, extra_compile_args=["-O3"],
+                           include_dirs=["genotx/io"], depends=["genotx/io/normal_form.h"])
                  for name, source in (("genotx.io._fastq", "genotx/io/_fastq.c"),
                                       ("genotx.tokenizers._rows", "genotx/tokenizers/_rows.c"))],
 )

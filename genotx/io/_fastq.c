@@ -20,9 +20,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
+
+#include "normal_form.h"
 
 static unsigned char NORM[256];   /* base -> normal form, 0 = invalid */
 static unsigned char HEADER[256]; /* 1 = allowed in a header or '+' line: printable ASCII and tab */
@@ -55,31 +54,6 @@ static int header_ok(const unsigned char *p, Py_ssize_t n)
     return ok;
 }
 
-/* 1 when every byte is one of A C G T N (the normal form). With SSE2, 16 bytes at a time:
- * compilers turn the scalar form into a bit test per byte, which dominated parsing. */
-static int is_acgt(const unsigned char *p, Py_ssize_t n)
-{
-    Py_ssize_t i = 0;
-#ifdef __SSE2__
-    const __m128i a = _mm_set1_epi8('A'), c = _mm_set1_epi8('C'), g = _mm_set1_epi8('G'),
-                  t = _mm_set1_epi8('T'), nn = _mm_set1_epi8('N');
-    for (; i + 16 <= n; i += 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(p + i));
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, a), _mm_cmpeq_epi8(x, c)),
-                                   _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, g), _mm_cmpeq_epi8(x, t)),
-                                                _mm_cmpeq_epi8(x, nn)));
-        if (_mm_movemask_epi8(hit) != 0xffff)
-            return 0;
-    }
-#endif
-    for (; i < n; i++) {
-        unsigned char b = p[i];
-        if (b != 'A' && b != 'C' && b != 'G' && b != 'T' && b != 'N')
-            return 0;
-    }
-    return 1;
-}
-
 /* A new str of the n bases at p in normal form; *bad is set when one is not a base. */
 static PyObject *sequence_str(const unsigned char *p, Py_ssize_t n, int *bad)
 {
@@ -87,7 +61,7 @@ static PyObject *sequence_str(const unsigned char *p, Py_ssize_t n, int *bad)
     if (s == NULL)
         return NULL;
     Py_UCS1 *out = PyUnicode_1BYTE_DATA(s);
-    if (is_acgt(p, n)) { /* the common case: already in normal form */
+    if (in_normal_form(p, n)) { /* the common case: already in normal form */
         memcpy(out, p, n);
         return s;
     }

@@ -20,6 +20,8 @@
 #include <Python.h>
 #include <string.h>
 
+#include "normal_form.h"
+
 #define UNK_ID 1
 #define FIRST_BASE_ID 5
 
@@ -135,18 +137,6 @@ static char *put_tokens(char *out, const char *seq, Py_ssize_t len, int k, int s
     return out;
 }
 
-/* 1 when every byte is A, C, G, T or N; *has_n tells whether an N is among them. */
-static int normal_form(const char *s, Py_ssize_t len, int *has_n)
-{
-    unsigned char valid = 1;
-    for (Py_ssize_t j = 0; j < len; j++) {
-        unsigned char c = (unsigned char)s[j];
-        valid &= (unsigned char)((c == 'A') | (c == 'C') | (c == 'G') | (c == 'T') | (c == 'N'));
-    }
-    *has_n = valid && memchr(s, 'N', len) != NULL;
-    return valid;
-}
-
 typedef struct {
     const char *seq, *id;
     Py_ssize_t len, id_len;
@@ -157,9 +147,9 @@ static char *put_rows(char *out, const Read *reads, Py_ssize_t n, int k, int str
 {
     for (Py_ssize_t i = 0; i < n; i++) {
         const Read *r = reads + i;
-        int has_n;
-        if (!normal_form(r->seq, r->len, &has_n))
+        if (!in_normal_form((const unsigned char *)r->seq, r->len))
             return NULL;
+        int has_n = memchr(r->seq, 'N', r->len) != NULL;
         memcpy(out, r->id, r->id_len);
         out += r->id_len;
         *out++ = '\t';
