@@ -50,7 +50,7 @@ class Distributed:
 
         if cuda:
             torch.cuda.set_device(local_rank)
-        if not cuda:
+        else:
             _bind_gloo_to_loopback_on_one_node(world)
         if not dist.is_initialized():
             dist.init_process_group(backend="nccl" if cuda else "gloo")
