@@ -14,11 +14,13 @@ Example::
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from genotx.errors import InputError
 from genotx.kernels.attention import alibi_slopes, attention
 from genotx.kernels.attention import reference as attention_reference
+from genotx.kernels.rope import reference as rope_reference
 from genotx.kernels.rope import rope
 from genotx.models.config import ModelConfig
 from genotx.models.mixers import Context
@@ -63,25 +65,38 @@ class Attention(nn.Module):
     def forward_selected(self, x: torch.Tensor, ctx: Context, select: torch.Tensor) -> torch.Tensor:
         """The output (N, d_model) at the N True positions of `select` (B, L), row-major.
 
-        Keys and values come from every token; only the selected queries attend,
-        so a layer whose other outputs nobody reads costs a fraction of the full
-        one. Needs `selectable(ctx)`: the kernel places fewer queries than keys at
-        the end of the row, which only the rules checked there would notice.
+        Keys and values come from every token; queries only from the selected
+        ones, so a layer whose other outputs nobody reads costs a fraction of the
+        full one. Needs `selectable(ctx)`: the kernel places fewer queries than
+        keys at the end of the row, which only the rules checked there would notice.
         """
         batch, length, d_model = x.shape
-        q, k, v = self.qkv(x).view(batch, length, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        if self.pe == "rope":
-            q, k = rope(q, k, offset=ctx.offset, base=self.rope_base, scale=self.rope_scale)
         counts = select.sum(dim=1)
         width = int(counts.max()) if select.numel() else 0
         # Each row's selected positions first and in order; shorter rows are filled with
         # unselected positions whose outputs are dropped below.
         order = torch.argsort((~select).to(torch.int8), dim=1, stable=True)[:, :width]
-        q = q.gather(2, order[:, None, :, None].expand(batch, self.n_heads, width, self.head_dim))
+        w_q, w_kv = self.qkv.weight.split([d_model, 2 * d_model])
+        k, v = F.linear(x, w_kv).view(batch, length, 2, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        chosen = x.gather(1, order[:, :, None].expand(batch, width, d_model))
+        q = F.linear(chosen, w_q).view(batch, width, self.n_heads, self.head_dim).transpose(1, 2)
+        if self.pe == "rope":
+            q, k = self._rope_at(q, k, order, ctx.offset)
         y = attention(q, k, v) if width else q
         y = y.transpose(1, 2).reshape(batch, width, d_model)
         kept = torch.arange(width, device=x.device)[None, :] < counts[:, None]
         return self.out(y[kept])
+
+    def _rope_at(self, q, k, order, offset):
+        """RoPE of keys at every position and of queries at theirs, `order` (B, Lq).
+
+        The dispatch rotates consecutive rows only; these are the reference's
+        angles and rotation (what the CPU dispatch runs), gathered for the queries.
+        """
+        dtype = torch.promote_types(k.dtype, torch.float32)
+        angle = rope_reference.angles(k.shape[2], self.head_dim, offset=offset, base=self.rope_base,
+                                      scale=self.rope_scale, device=k.device, dtype=dtype)
+        return rope_reference.rotate(q, angle[order][:, None]), rope_reference.rotate(k, angle)
 
     def new_state(self, batch: int, max_len: int, like: torch.Tensor):
         shape = (batch, self.n_heads, max_len, self.head_dim)
