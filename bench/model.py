@@ -4,20 +4,24 @@
     6-layer d=256 encoder (8 heads, d_ff 1024, learned positions, dropout 0)
     against `transformers.BertForMaskedLM` of the same size, on the same
     batches in the same run; the two alternate step by step so that other load
-    on the machine hits both alike, and the fastest step of each counts. Two vocabularies: overlapping 6-mers (4101
-    tokens, DNABERT) and single bases (10). Target: >= 1.3x.
+    on the machine hits both alike, and the fastest step of each counts. Two
+    vocabularies: overlapping 6-mers (4101 tokens, DNABERT) and single bases (10),
+    at 1 and 2 torch threads. Target: >= 1.3x.
     Both take the same loss (mean cross-entropy at the masked positions) and its
     exact gradients, in float32 with the same AdamW. BERT computes every layer,
     its MLM transform and the logits at every position; genotx runs its last block
     only where the loss is taken (keys and values from all tokens; queries,
     attention output, MLP and tied logits at the masked positions: masked_only).
+    The `work` column is BERT's floating-point operations per step over genotx's
+    (matrix products and attention, forward and backward, counted by torch's
+    FlopCounterMode): the speed ratio that kernels running equally fast give.
 (2) Forward time and peak memory (no grad, batch 1, d=128, 2 layers) against
     sequence length for each mixer. Lengths stop at 4096 by default so the run
     takes a few minutes on a CPU; --full goes 512 -> 32768 (cells slower than
     the time budget skip the longer lengths). Peak memory is the rise of the
     process's peak resident set (Linux) or, on CUDA, of the allocator's peak.
 
-    python bench/model.py [--full] [--steps 3] [--batch 8] [--length 512]
+    python bench/model.py [--full] [--steps 4] [--threads 1,2] [--batch 8] [--length 512]
 """
 
 from __future__ import annotations
@@ -63,6 +67,23 @@ def bert_step(model, optimizer, inputs, labels, masked, ids):
     return loss.item()
 
 
+def step_flops(fn, model, optimizer, batch_tensors) -> int:
+    """Floating-point operations of one training step: matrix products and attention (CPU SDPA included)."""
+    from torch.utils import flop_counter
+
+    ops = torch.ops.aten
+    # torch counts SDPA's CUDA kernels only; the CPU kernel does the same products.
+    cpu_sdpa = {
+        ops._scaled_dot_product_flash_attention_for_cpu:
+            lambda q, k, v, *args, **kwargs: flop_counter.sdpa_flop_count(q, k, v),
+        ops._scaled_dot_product_flash_attention_for_cpu_backward:
+            lambda grad, q, k, v, *args, **kwargs: flop_counter.sdpa_backward_flop_count(grad, q, k, v),
+    }
+    with flop_counter.FlopCounterMode(display=False, custom_mapping=cpu_sdpa) as counter:
+        fn(model, optimizer, *batch_tensors)
+    return counter.get_total_flops()
+
+
 def throughput(vocab: int, batch: int, length: int, steps: int) -> dict:
     from transformers import BertConfig, BertForMaskedLM
 
@@ -74,18 +95,21 @@ def throughput(vocab: int, batch: int, length: int, steps: int) -> dict:
                                       hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)).train()
     runs = {"genotx": (ours, genotx_step), "bert": (bert, bert_step)}
     optimizers = {name: torch.optim.AdamW(model.parameters(), lr=1e-4) for name, (model, _) in runs.items()}
+    flops = {name: step_flops(fn, model, optimizers[name], mlm_batch(vocab, batch, length, seed=0))
+             for name, (model, fn) in runs.items()}  # also the warm-up step
     seconds = {name: float("inf") for name in runs}
-    for step in range(steps + 1):  # step 0 warms up
+    for step in range(1, steps + 1):
         batch_tensors = mlm_batch(vocab, batch, length, seed=step)
         for name, (model, fn) in runs.items():
             start = time.perf_counter()
             fn(model, optimizers[name], *batch_tensors)
-            if step:  # fastest step: other load on a shared machine only ever adds time
-                seconds[name] = min(seconds[name], time.perf_counter() - start)
+            # fastest step: other load on a shared machine only ever adds time
+            seconds[name] = min(seconds[name], time.perf_counter() - start)
     tokens = batch * length
     return {
         "vocab": vocab,
         "genotx": tokens / seconds["genotx"], "bert": tokens / seconds["bert"],
+        "work": flops["bert"] / flops["genotx"],
         "params_genotx": sum(p.numel() for p in ours.parameters()),
         "params_bert": sum(p.numel() for p in bert.parameters()),
     }
@@ -160,23 +184,26 @@ def forward_cost(mixer: str, length: int, device: torch.device) -> tuple[float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="lengths 512 -> 32768 and more training steps")
-    parser.add_argument("--steps", type=int, default=None, help="timed training steps per model, the fastest counts (default 3, --full 6)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--steps", type=int, default=None, help="timed training steps per model, the fastest counts (default 4, --full 8)")
+    parser.add_argument("--threads", default="1,2", help="torch thread counts of the training comparison, comma-separated (default 1,2)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--length", type=int, default=512)
     args = parser.parse_args()
-    steps = args.steps or (6 if args.full else 3)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    steps = args.steps or (8 if args.full else 4)
+    thread_counts = [int(n) for n in args.threads.split(",")]
+    default_threads = torch.get_num_threads()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    print(f"# threads {torch.get_num_threads()}, training on cpu, length sweep on {device}")
+    print(f"# training on cpu, length sweep on {device} ({default_threads} threads)")
 
     print(f"\n## MLM training, batch {args.batch} x {args.length} tokens, fastest of {steps} steps each (tokens/s)")
-    print("vocab\tgenotx\tbert\tratio\tparams_genotx\tparams_bert")
-    for vocab in (4101, 10):
-        r = throughput(vocab, args.batch, args.length, steps)
-        print(f"{r['vocab']}\t{r['genotx']:.0f}\t{r['bert']:.0f}\t{r['genotx'] / r['bert']:.2f}x\t"
-              f"{r['params_genotx']}\t{r['params_bert']}", flush=True)
+    print("threads\tvocab\tgenotx\tbert\tratio\twork\tparams_genotx\tparams_bert")
+    for threads in thread_counts:
+        torch.set_num_threads(threads)
+        for vocab in (4101, 10):
+            r = throughput(vocab, args.batch, args.length, steps)
+            print(f"{threads}\t{r['vocab']}\t{r['genotx']:.0f}\t{r['bert']:.0f}\t{r['genotx'] / r['bert']:.2f}x\t"
+                  f"{r['work']:.2f}x\t{r['params_genotx']}\t{r['params_bert']}", flush=True)
+    torch.set_num_threads(default_threads)
 
     lengths = [512 * 2 ** i for i in range(7 if args.full else 4)]
     budget = 120.0 if args.full else 20.0
