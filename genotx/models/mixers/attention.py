@@ -45,7 +45,7 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor, ctx: Context, state=None):
         batch, length, d_model = x.shape
-        q, k, v = self.qkv(x).view(batch, length, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = _heads(self.qkv(x), 3, self.n_heads)
         if self.pe == "rope":
             q, k = rope(q, k, offset=ctx.offset, base=self.rope_base, scale=self.rope_scale)
         if state is not None:
@@ -77,7 +77,7 @@ class Attention(nn.Module):
         # unselected positions whose outputs are dropped below.
         order = torch.argsort((~select).to(torch.int8), dim=1, stable=True)[:, :width]
         w_q, w_kv = self.qkv.weight.split([d_model, 2 * d_model])
-        k, v = F.linear(x, w_kv).view(batch, length, 2, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        k, v = _heads(F.linear(x, w_kv), 2, self.n_heads)
         chosen = x.gather(1, order[:, :, None].expand(batch, width, d_model))
         q = F.linear(chosen, w_q).view(batch, width, self.n_heads, self.head_dim).transpose(1, 2)
         if self.pe == "rope":
@@ -101,6 +101,19 @@ class Attention(nn.Module):
     def new_state(self, batch: int, max_len: int, like: torch.Tensor):
         shape = (batch, self.n_heads, max_len, self.head_dim)
         return (like.new_zeros(shape), like.new_zeros(shape), 0)
+
+
+def _heads(projected: torch.Tensor, parts: int, n_heads: int):
+    """Split a (B, L, parts * d_model) projection into `parts` (B, H, L, head_dim) views.
+
+    Unbind then transpose rather than one permute: the same views, but autograd
+    then stacks their gradients straight into the projection's (B, L, parts, H,
+    head_dim) layout instead of stacking and copying them again (one pass over
+    the q/k/v gradients less per layer).
+    """
+    batch, length, width = projected.shape
+    split = projected.view(batch, length, parts, n_heads, width // (parts * n_heads))
+    return tuple(t.transpose(1, 2) for t in split.unbind(2))
 
 
 def _append(state, k, v):
