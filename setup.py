@@ -7,8 +7,9 @@ installed under `<prefix>/share/genotx/`, where `genotx.tasks.data_path` and
 `genotx.train.predict.default_model` look when the package is not run from a
 checkout.
 
-`genotx.io._fastq` (FASTQ reader) and `genotx.tokenizers._rows` (rows of
-`genotx tokenize` for char and k-mer tokenizers) are small C fast paths. They
+`genotx.io._fastq` (FASTQ reader), `genotx.tokenizers._rows` (rows of
+`genotx tokenize` for char and k-mer tokenizers) and `genotx.tokenizers._symmetric`
+(the merge rounds of rcbpe encoding) are small C fast paths. They
 are optional: without a C compiler the build skips them and the pure-Python
 code does the work, with the same output.
 """
@@ -39,5 +40,6 @@ setup(
     ext_modules=[Extension(name, [source], optional=True, extra_compile_args=["-O3"],
                            include_dirs=["genotx/io"], depends=["genotx/io/normal_form.h"])
                  for name, source in (("genotx.io._fastq", "genotx/io/_fastq.c"),
-                                      ("genotx.tokenizers._rows", "genotx/tokenizers/_rows.c"))],
+                                      ("genotx.tokenizers._rows", "genotx/tokenizers/_rows.c"),
+                                      ("genotx.tokenizers._symmetric", "genotx/tokenizers/_symmetric.c"))],
 )

@@ -110,3 +110,51 @@ def test_output_into_head_closes_quietly():
     )
     out, err = proc.communicate(reads, timeout=120)
     assert proc.returncode == 0 and len(out.splitlines()) == 3 and err == ""
+
+
+def test_kmer_rows_start_without_importing_numpy_or_pydantic():
+    """Start-up is most of a short run: char and k-mer rows need neither module."""
+    program = (
+        "import sys, runpy\n"
+        "sys.argv = ['genotx', 'tokenize', '--kind', 'kmer', '--k', '6', '--stride', '1', '-']\n"
+        "try:\n    runpy.run_module('genotx', run_name='__main__')\n"
+        "except SystemExit as end:\n    assert not end.code, end.code\n"
+        "print(sorted(m for m in ('numpy', 'pydantic') if m in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], input=READS, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert table(done.stdout)[1][:3] == ["r1", "12", "7"]
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("option, values", [
+    ("k", ["6", "-3", "+3", " 6", "06", "1_000", "6.0", "abc", "", "٣", 6]),
+    ("inputs", [("a.fq", "b.fq"), ()]),
+    ("kind", ["kmer", ""]),
+])
+def test_option_values_converted_without_pydantic_equal_typers_conversion(option, values):
+    from typer._click import Context
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import build_runtime_param
+
+    from genotx.cli._common import PlainValues, load_subcommand
+
+    command = load_subcommand("tokenize", "tokenize")
+    param = next(p for p in command.params if p.name == option)
+    assert isinstance(param._runtime_param, PlainValues)
+    ctx = Context(command)
+
+    def outcome(converter, value):
+        try:
+            return "value", converter.coerce(value, param=param, ctx=ctx)
+        except BadParameter as error:
+            return "error", error.format_message()
+
+    typers = build_runtime_param(param.type_descriptor)
+    for value in values:
+        assert outcome(param._runtime_param, value) == outcome(typers, value), value
+
+
+def test_threads_below_its_minimum_is_still_a_usage_error():
+    done = genotx("-t", "0", "tokenize", "--kind", "char", stdin=READS)
+    assert done.returncode == 2 and done.stderr.startswith("genotx: error: ") and done.stdout == ""

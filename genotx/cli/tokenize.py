@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-import numpy as np
 import typer
 
 from genotx.cli._common import command, inputs_argument, paths_or_stdin, require
@@ -66,50 +65,59 @@ def _keep_freed_memory() -> None:
     mallopt(m_trim_threshold, 256 << 20)  # and up to 256 MB of freed heap memory is kept
 
 
-def _batch_block(text, batch, fast=None) -> bytes:
-    """All rows of a batch as one block of bytes: encoding, the tokens column and the
-    line assembly each run once per batch, not once per read (`fast`: in C, for char
-    and k-mer tokenizers, without holding the GIL)."""
-    block = fast(batch.ids, batch.seqs) if fast is not None else None
-    return _rows_block(text, batch).encode("utf-8") if block is None else block
-
-
-def _write_block(out: TsvWriter, block: bytes) -> None:
-    out.start()  # header first; rows are already clean TSV (ids never hold tabs)
-    stream = out.stream
-    buffer = getattr(stream, "buffer", None)
-    if buffer is None:
-        stream.write(block.decode("utf-8"))
-    else:
-        stream.flush()
-        buffer.write(block)
-        buffer.flush()
+def _raw_stream(stream):
+    """The binary stream under `stream` (sys.stdout.buffer), or None for a text-only stream."""
+    return getattr(stream, "buffer", None)
 
 
 def _write_rows(out: TsvWriter, text, fast, paths: list[str]) -> None:
-    """Rows of every read. Batch i is formatted in a second thread while this one parses
-    batch i + 1 (the C formatter and the writes run without the GIL), so two cores share
-    the work; blocks are written in input order, and an error of batch i is raised
-    before anything of batch i + 1 is written."""
+    """Rows of every read. A second thread formats batch i and writes it while this one
+    parses batch i + 1: the C formatter and the writes run without the GIL, so two cores
+    share the work. Batches are written in input order by that one thread, and once a
+    batch fails no later batch is written: its error is raised before anything of
+    batch i + 1 reaches the output. A reading error comes after the rows of the
+    records before it. `fast`: the C formatter or None; `text()`: the `TokenText` of
+    the general path, for kinds and batches the C formatter does not take."""
     from concurrent.futures import ThreadPoolExecutor
 
+    buffer = bytearray()  # the C formatter's rows, reused for every batch
+    failed = False
+
+    def write_batch(batch) -> None:
+        nonlocal failed
+        if failed:
+            return
+        try:
+            size = fast(batch.ids, batch.seqs, buffer) if fast is not None else None
+            out.start()  # header first; rows are already clean TSV (ids never hold tabs)
+            raw = _raw_stream(out.stream)
+            if size is not None and raw is not None:
+                with memoryview(buffer) as view:
+                    raw.write(view[:size])
+                raw.flush()
+                return
+            block = buffer[:size].decode("ascii") if size is not None else _rows_block(text(), batch)
+            if raw is None:
+                out.stream.write(block)
+            else:
+                raw.write(block.encode("utf-8"))
+                raw.flush()
+        except BaseException:
+            failed = True
+            raise
+
     pending = None
-
-    def flush() -> None:
-        nonlocal pending
-        if pending is not None:
-            job, pending = pending, None
-            _write_block(out, job.result())
-
     with ThreadPoolExecutor(max_workers=1) as pool:
         try:
             for batch in iter_batches(paths):
                 if len(batch):
-                    job = pool.submit(_batch_block, text, batch, fast)
-                    flush()
+                    job = pool.submit(write_batch, batch)
+                    if pending is not None:
+                        pending.result()
                     pending = job
-        finally:
-            flush()
+        finally:  # also on a reading error: the batches before the bad record are written
+            if pending is not None:
+                pending.result()
 
 
 def _rows_block(text, batch) -> str:
@@ -125,6 +133,8 @@ def _rows_block(text, batch) -> str:
 
 
 def _stats(tok, paths: list[str]):
+    import numpy as np
+
     with TsvWriter(["input", "reads", "bases", "tokens", "bases_per_token", "vocab_coverage", "rc_consistent"]) as out:
         for path in paths:
             reads = bases = tokens = consistent = 0
@@ -163,7 +173,13 @@ def run(
         require(not inputs and not tokenizer and not stats, "--train takes no inputs, --tokenizer or --stats")
         _train(list(train), kind, vocab, seed, single_strand, output)
         return
-    tok = _tokenizer(kind, k, stride, tokenizer)
+    fast = None
+    if not tokenizer and not output and not stats and kind in ("char", "kmer"):
+        from genotx.tokenizers.layout import fast_rows, kmer_layout
+
+        # checked as build_tokenizer checks it, but without numpy: rows start sooner
+        fast = fast_rows(kmer_layout(kind, k, stride), ids)
+    tok = _tokenizer(kind, k, stride, tokenizer) if fast is None else None
     if output:
         require(not inputs and not stats, "-o without --train saves the tokenizer and reads no input")
         tok.save(output)
@@ -172,10 +188,23 @@ def run(
     if stats:
         _stats(tok, paths)
         return
-    from genotx.tokenizers.text import TokenText, fast_rows
-
-    text = TokenText(tok, ids)
-    fast = fast_rows(tok, ids)
     _keep_freed_memory()
     with TsvWriter(["id", "n_bases", "n_tokens", "tokens"]) as out:
-        _write_rows(out, text, fast, paths)
+        _write_rows(out, _TextOnFirstUse(tok, kind, k, stride, ids), fast, paths)
+
+
+class _TextOnFirstUse:
+    """The general path's `TokenText`, made when a batch first needs it (with the fast
+    path, never: it needs numpy and the tokenizer's vocabulary)."""
+
+    def __init__(self, tok, kind: str, k: int, stride: Optional[int], ids: bool):
+        self.tok, self.kind, self.k, self.stride, self.ids = tok, kind, k, stride, ids
+        self.text = None
+
+    def __call__(self):
+        if self.text is None:
+            from genotx.tokenizers.text import TokenText
+
+            tok = self.tok or _tokenizer(self.kind, self.k, self.stride, None)
+            self.text = TokenText(tok, self.ids)
+        return self.text

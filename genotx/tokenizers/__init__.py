@@ -10,42 +10,59 @@ Example::
     tok = build_tokenizer("kmer", k=6, stride=6)
     ids = tok.encode("ACGTACGTAC")          # ACGTAC, G, T, A, C
     tok.save("kmer6.json"); assert load_tokenizer("kmer6.json") == tok
+
+The tokenizer classes (and numpy, which they use) are imported on first use of
+a name that needs them, so that importing this package, as `genotx tokenize`
+does before writing char and k-mer rows, stays cheap.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Iterable
 
 from genotx.errors import InputError
-from genotx.tokenizers.base import (
-    CLS_ID,
-    MASK_ID,
-    PAD_ID,
-    SEP_ID,
-    SPECIALS,
-    UNK_ID,
-    Tokenizer,
-    load_tokenizer,
-    revcomp,
-)
-from genotx.tokenizers.bpe import BpeTokenizer
-from genotx.tokenizers.fixed import CharTokenizer, KmerTokenizer
-from genotx.tokenizers.rcbpe import RcBpeTokenizer
+from genotx.tokenizers.layout import CLS_ID, MASK_ID, PAD_ID, SEP_ID, SPECIALS, UNK_ID
 
-# kind name -> class; `Tokenizer.from_dict` dispatches on this.
-KINDS = {"char": CharTokenizer, "kmer": KmerTokenizer, "bpe": BpeTokenizer, "rcbpe": RcBpeTokenizer}
+# kind name -> (module, class); `KINDS`, which `Tokenizer.from_dict` dispatches on, maps to the classes.
+_CLASSES = {
+    "char": ("fixed", "CharTokenizer"),
+    "kmer": ("fixed", "KmerTokenizer"),
+    "bpe": ("bpe", "BpeTokenizer"),
+    "rcbpe": ("rcbpe", "RcBpeTokenizer"),
+}
 TRAINED_KINDS = ("bpe", "rcbpe")
+# names imported on first use -> their module
+_LATER = {"Tokenizer": "base", "load_tokenizer": "base", "revcomp": "base"}
+_LATER.update({cls: module for module, cls in _CLASSES.values()})
+
+
+def __getattr__(name: str):
+    if name == "KINDS":
+        kinds = {kind: _class(kind) for kind in _CLASSES}
+        globals()["KINDS"] = kinds
+        return kinds
+    if name in _LATER:
+        value = getattr(importlib.import_module(f"genotx.tokenizers.{_LATER[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'genotx.tokenizers' has no attribute {name!r}")
+
+
+def _class(kind: str):
+    module, name = _CLASSES[kind]
+    return getattr(importlib.import_module(f"genotx.tokenizers.{module}"), name)
 
 
 def build_tokenizer(kind: str, k: int = 6, stride: int | None = None) -> Tokenizer:
     """A tokenizer that needs no training: ``build_tokenizer("kmer", k=6, stride=1)``."""
     if kind == "char":
-        return CharTokenizer()
+        return _class("char")()
     if kind == "kmer":
-        return KmerTokenizer(k, stride)
+        return _class("kmer")(k, stride)
     if kind in TRAINED_KINDS:
         raise InputError(f"a {kind} tokenizer must be trained (--train FASTA) or loaded (--tokenizer FILE)")
-    raise InputError(f"unknown tokenizer kind {kind!r} (expected one of {', '.join(KINDS)})")
+    raise InputError(f"unknown tokenizer kind {kind!r} (expected one of {', '.join(_CLASSES)})")
 
 
 def train_tokenizer(
@@ -62,8 +79,8 @@ def train_tokenizer(
     """
     if kind not in TRAINED_KINDS:
         raise InputError(f"only {' and '.join(TRAINED_KINDS)} tokenizers are trained, not {kind!r}")
-    return KINDS[kind].train(list(paths), vocab_size=vocab_size, seed=seed, both_strands=both_strands,
-                             progress=progress)
+    return _class(kind).train(list(paths), vocab_size=vocab_size, seed=seed, both_strands=both_strands,
+                              progress=progress)
 
 
 __all__ = [

@@ -24,10 +24,7 @@ import numpy as np
 
 from genotx.errors import InputError
 
-PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = 0, 1, 2, 3, 4
-SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
-BASES = "ACGTN"
-FIRST_BASE_ID = len(SPECIALS)  # id of "A"; C G T N follow
+from genotx.tokenizers.layout import BASES, CLS_ID, FIRST_BASE_ID, MASK_ID, PAD_ID, SEP_ID, SPECIALS, UNK_ID  # noqa: F401
 FORMAT = "genotx-tokenizer"
 VERSION = 1
 

@@ -23,6 +23,7 @@ from itertools import product
 import numpy as np
 
 from genotx.errors import InputError
+from genotx.tokenizers.layout import MAX_K, kmer_layout  # noqa: F401
 from genotx.tokenizers.base import (
     BASES,
     FIRST_BASE_ID,
@@ -34,7 +35,6 @@ from genotx.tokenizers.base import (
     field,
 )
 
-MAX_K = 8
 
 
 def _joined_codes(seqs: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -141,14 +141,7 @@ class KmerTokenizer(Tokenizer):
     kind = "kmer"
 
     def __init__(self, k: int = 6, stride: int | None = None, training: dict | None = None):
-        stride = k if stride is None else stride
-        if not 1 <= k <= MAX_K:
-            raise InputError(f"k must be from 1 to {MAX_K}, got {k}")
-        if not 1 <= stride <= k:
-            raise InputError(f"stride must be from 1 to k={k} so that every base is covered, got {stride}")
-        self.k, self.stride = k, stride
-        # k-mer ids follow the single bases; for k == 1 the single bases are the k-mers.
-        self.first_kmer_id = FIRST_BASE_ID if k == 1 else FIRST_BASE_ID + len(BASES)
+        _, self.k, self.stride, self.first_kmer_id = kmer_layout("kmer", k, stride)
         kmers = [] if k == 1 else ["".join(p) for p in product("ACGT", repeat=k)]
         super().__init__(list(SPECIALS) + list(BASES) + kmers, training)
         self.token_lengths[UNK_ID] = k  # [UNK] stands for one window containing N

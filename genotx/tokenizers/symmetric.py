@@ -14,6 +14,11 @@ import numpy as np
 
 from genotx.tokenizers.base import FIRST_BASE_ID
 
+try:  # the rounds of encoding in C; this module's numpy rounds are the reference and the trainer's
+    from genotx.tokenizers._symmetric import merge_rounds as _merge_rounds
+except ImportError:  # built without a C compiler
+    _merge_rounds = None
+
 NO_RANK = np.iinfo(np.int32).max
 DENSE_IDS = 1024  # pairs of tokens with ids below this are looked up in a dense table
 SEARCH_ONLY = 4096  # lookups of fewer pairs than this skip the dense table
@@ -200,6 +205,8 @@ class TokenChain:
         # Merged-away nodes rank NO_RANK, so rank filters also drop them.
         found = rank[candidates]
         candidates = _unique(candidates[(found >= low) & (found < high)], self.token.size)
+        if changes is None and _merge_rounds is not None and candidates.size:
+            return self._merge_rounds_in_c(candidates, high)
         while candidates.size:
             chosen = candidates[_select_in_chain(candidates, self.next, self.rank)]
             if not chosen.size:
@@ -231,6 +238,15 @@ class TokenChain:
             near = np.concatenate([candidates, dirty, left2, after, far])
             candidates = _unique(near[rank[near] < high], self.token.size)
         return np.concatenate(changed) if changed else candidates[:0]
+
+
+    def _merge_rounds_in_c(self, candidates: np.ndarray, high: int) -> np.ndarray:
+        """The rounds of `merge_band` by the C extension: the same merges, in place."""
+        table = self.table
+        changed = _merge_rounds(self.token, self.next, self.prev, self.rank, self.made, self.alive,
+                                candidates.astype(np.int32), int(high), table.dense_rank, table.dense_made,
+                                table.side, table.keys, table.ranks, table.made, table.radix)
+        return np.frombuffer(changed, dtype=np.int32)
 
 
 def _interleave_unique(before: np.ndarray, nodes: np.ndarray) -> np.ndarray:

@@ -13,35 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from genotx.tokenizers.base import BASE_CODE, BASES, FIRST_BASE_ID, base_codes
+from genotx.tokenizers.layout import fast_rows  # noqa: F401 - the C fast path of these rows
 
 NEWLINE = ord("\n")
 SPACE = ord(" ")
-
-
-def fast_rows(tok, as_ids: bool = False):
-    """The whole-row formatter of the C extension for char and k-mer tokenizers, or None.
-
-    The returned function takes a batch's ids and sequences (lists of str) and gives
-    the TSV rows ``id  n_bases  n_tokens  tokens`` as bytes, or None for a batch it
-    does not take (a sequence with other letters than A C G T N).
-
-    Example::
-
-        rows = fast_rows(build_tokenizer("kmer", k=3))
-        rows(["r1"], ["ACGTA"])      # b"r1\t5\t3\tACG T A\n"
-    """
-    try:
-        from genotx.tokenizers import _rows
-    except ImportError:  # built without a C compiler
-        return None
-    if tok.kind == "char":
-        k = stride = 1
-        first = FIRST_BASE_ID
-    elif tok.kind == "kmer":
-        k, stride, first = tok.k, tok.stride, tok.first_kmer_id
-    else:
-        return None
-    return lambda ids, seqs: _rows.kmer_rows(list(ids), list(seqs), k, stride, as_ids, first)
 
 
 class TokenText:
