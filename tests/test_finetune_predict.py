@@ -95,6 +95,61 @@ def test_corrupted_checkpoint_is_a_clear_error(taxon_model, tmp_path, small_read
     assert proc.returncode == 2 and b"genotx: error:" in proc.stderr and b"Traceback" not in proc.stderr
 
 
+def test_taxon_model_carries_a_kmer_memory_by_default(taxon_model):
+    import json
+
+    meta = json.loads((taxon_model / "config.json").read_text())["metadata"]
+    assert meta["kmer_memory"]["k"] == 13 and meta["kmer_memory"]["bits"] == 21
+    assert (taxon_model / meta["kmer_memory"]["file"]).exists()
+    assert all(w >= 0 for w in meta["kmer_memory"]["weights"])
+
+
+def test_taxon_model_without_memory_predicts_alone(tmp_path, small_reads):
+    out = tmp_path / "plain"
+    genotx("finetune", "--task", "taxon", *SMALL_GENOMES, "--taxa", DATA / "genomes" / "taxa.tsv",
+           "--tokenizer", "kmer4:4", "--steps", "120", "--batch-size", "32", "--eval-every", "60",
+           "--kmer-memory", "off", "-o", out)
+    assert not (out / "kmer_memory.safetensors").exists()
+    _, rows = table(genotx("predict", "--model", out, "--min-prob", "0", stdin=small_reads).stdout)
+    ids = [line[1:] for line in small_reads.decode().splitlines()[0::4]]
+    truth = [i.split("|taxon=")[1].split("|")[0] for i in ids]
+    assert np.mean([r[1] == t for r, t in zip(rows, truth)]) > 0.6  # three taxa: chance is 1/3
+
+
+def test_steps_zero_keeps_weights_and_rebuilds_the_memory(taxon_model, tmp_path, small_reads):
+    from safetensors.numpy import load_file
+
+    out = tmp_path / "again"
+    genotx("finetune", "--task", "taxon", *SMALL_GENOMES, "--taxa", DATA / "genomes" / "taxa.tsv",
+           "--from", taxon_model, "--steps", "0", "--kmer-memory", "11:14", "-o", out)
+    before, after = load_file(str(taxon_model / "model.safetensors")), load_file(str(out / "model.safetensors"))
+    assert before.keys() == after.keys() and all(np.array_equal(before[k], after[k]) for k in before)
+    assert (out / "kmer_memory.safetensors").stat().st_size < (taxon_model / "kmer_memory.safetensors").stat().st_size
+    _, rows = table(genotx("predict", "--model", out, "--min-prob", "0", stdin=small_reads).stdout)
+    ids = [line[1:] for line in small_reads.decode().splitlines()[0::4]]
+    truth = [i.split("|taxon=")[1].split("|")[0] for i in ids]
+    assert np.mean([r[1] == t for r, t in zip(rows, truth)]) > 0.9
+
+
+def test_missing_memory_file_is_a_clear_error(taxon_model, tmp_path, small_reads):
+    broken = tmp_path / "nomemory"
+    broken.mkdir()
+    for name in ("config.json", "tokenizer.json", "model.safetensors"):
+        (broken / name).write_bytes((taxon_model / name).read_bytes())
+    proc = genotx("predict", "--model", broken, stdin=small_reads, check=False)
+    assert proc.returncode == 2 and b"k-mer memory" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--task", "regulatory", "--kmer-memory", "13:21"], b"--kmer-memory is for --task taxon"),
+    (["--task", "taxon", "--kmer-memory", "13:x"], b"--kmer-memory"),
+    (["--task", "taxon", "--steps", "0"], b"--steps 0"),
+])
+def test_bad_memory_and_step_options_exit_2(tmp_path, args, message):
+    proc = genotx("finetune", *args, SMALL_GENOMES[0], "-o", tmp_path / "m", check=False)
+    assert proc.returncode == 2 and message in proc.stderr and b"Traceback" not in proc.stderr
+
+
 def test_regulatory_splice_classifier_beats_majority_class(tmp_path):
     rows = gzip.open(DATA / "labelled" / "splice.tsv.gz", "rt").read().splitlines()[1:]
     rng = np.random.default_rng(0)

@@ -42,13 +42,16 @@ def run(
     error_rate: str = typer.Option("0-0.03", "--error-rate", help="Per-read error rate or range (taxon)."),
     reference: Optional[str] = typer.Option(None, "--reference", help="variant: reference FASTA for chrom/pos/ref/alt."),
     window: int = typer.Option(128, "--window", min=8, help="variant: context bases around the variant."),
-    steps: int = typer.Option(1000, "--steps", min=1),
+    steps: int = typer.Option(1000, "--steps", min=0,
+                              help="Training steps; 0 keeps the weights of --from (a model of the same task)."),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     lr: float = typer.Option(1e-3, "--lr"),
     eval_every: int = typer.Option(100, "--eval-every", min=1),
     patience: int = typer.Option(5, "--patience", min=1, help="Evaluations without improvement before stopping."),
     pooling: str = typer.Option("auto", "--pooling", help="cls, mean or auto (cls, or mean for causal backbones)."),
     seed: int = typer.Option(0, "--seed"),
+    kmer_memory: str = typer.Option("auto", "--kmer-memory",
+                                    help="taxon: hashed k-mer memory K:BITS beside the model (auto: 13:21), or off."),
 ) -> None:
     from genotx.progress import info
     from genotx.tasks.simulate import ErrorModel
@@ -58,11 +61,13 @@ def run(
     require(pooling in ("auto", "mean", "cls"), f"--pooling must be auto, mean or cls, got {pooling!r}")
     require(not (pretrained and preset), "give --from or --preset, not both")
     errors = ErrorModel.parse(error_rate)
+    # Options are checked before any data is read: a typo should not wait for genomes to load.
+    cfg = FinetuneConfig(task=task, steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
+                         patience=patience, seed=seed, pooling=pooling, kmer_memory=kmer_memory)
+    require(steps > 0 or pretrained is not None, "--steps 0 (no training) needs --from a fine-tuned model of the same task")
     data = make_task_data(task, list(inputs or []), taxa=taxa, class_files=class_files or (), valid=valid,
                           seed=seed, valid_fraction=valid_fraction, read_lengths=_lengths(read_lengths),
                           error_rate=(errors.rate_min, errors.rate_max), reference=reference, window=window)
-    cfg = FinetuneConfig(task=task, steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
-                         patience=patience, seed=seed, pooling=pooling)
     result = finetune(cfg, data, output, pretrained=pretrained, preset=preset, tokenizer_spec=tokenizer)
     shown = {k: v for k, v in result["validation"].items() if isinstance(v, (int, float))}
     info(f"best validation at step {result['best_step']}: " + "  ".join(f"{k} {v:.4g}" for k, v in shown.items()))

@@ -31,8 +31,12 @@ CONFIG, WEIGHTS, TOKENIZER = "config.json", "model.safetensors", "tokenizer.json
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
 
 
-def save_checkpoint(directory: str, model, tokenizer, metadata: dict | None = None) -> None:
-    """Write model weights, configuration, tokenizer and JSON-serialisable metadata to `directory`."""
+def save_checkpoint(directory: str, model, tokenizer, metadata: dict | None = None, extra_files=None) -> None:
+    """Write model weights, configuration, tokenizer and JSON-serialisable metadata to `directory`.
+
+    ``extra_files`` maps a file name to a function that writes that file at the
+    path it is given, so companions of the weights land in the same atomic swap.
+    """
     from safetensors.torch import save_file
 
     directory = os.path.abspath(directory)
@@ -55,6 +59,8 @@ def save_checkpoint(directory: str, model, tokenizer, metadata: dict | None = No
         save_file(weights, os.path.join(tmp, WEIGHTS), metadata={"format": "pt"})
         if tokenizer is not None:
             tokenizer.save(os.path.join(tmp, TOKENIZER))
+        for name, write in (extra_files or {}).items():
+            write(os.path.join(tmp, name))
         with open(os.path.join(tmp, CONFIG), "w") as fh:
             fh.write(config_text)
         _swap_in(tmp, directory)

@@ -29,6 +29,7 @@ from genotx.errors import InputError
 from genotx.progress import enabled as bar_shown
 from genotx.progress import info, progress
 from genotx.runtime import import_torch
+from genotx.tasks.kmer_memory import FILE as KMER_MEMORY_FILE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,11 +45,25 @@ class FinetuneConfig:
     seed: int = 0
     pooling: str = "auto"  # auto: CLS for bidirectional backbones, mean for causal ones
     dropout: float = 0.1
+    kmer_memory: str = "auto"  # taxon: hashed k-mer memory "K:BITS" or "off"; auto is 13:21 for taxon
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "eval_every"):
+        for name in ("batch_size", "eval_every"):
             if getattr(self, name) < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.steps < 0:
+            raise InputError(f"--steps must be at least 0, got {self.steps}")
+        if self.kmer_memory not in ("auto", "off") and self.task != "taxon":
+            raise InputError(f"--kmer-memory is for --task taxon (it memorises genomes), not {self.task}")
+        self.memory_config()  # a malformed spec fails before any data is read
+
+    def memory_config(self):
+        """The `MemoryConfig` of the k-mer memory, or None."""
+        from genotx.tasks.kmer_memory import MemoryConfig
+
+        if self.task != "taxon":
+            return None
+        return MemoryConfig.parse("13:21" if self.kmer_memory == "auto" else self.kmer_memory)
         if not self.lr > 0:
             raise InputError(f"--lr must be positive, got {self.lr}")
 
@@ -118,6 +133,12 @@ def build_model(data, cfg: FinetuneConfig, *, pretrained: str | None, preset: st
     head = "regress" if data.regression else "classify"
     if pretrained:
         base, tokenizer, meta = load_checkpoint(resolve_model_dir(pretrained))
+        if meta.get("task") == data.task and meta.get("classes") == data.classes and base.config.head == head:
+            # A model fine-tuned for the same task and classes goes on from its own head.
+            return base, tokenizer, f"{data.task} model {pretrained}"
+        if cfg.steps == 0:
+            raise InputError(f"--steps 0 keeps the weights of --from as they are, so it needs a model fine-tuned "
+                             f"for task {data.task} with the same classes; {pretrained} is not one")
         mcfg = base.config.replace(head=head, n_outputs=data.n_outputs, pooling=_pooling(cfg, base.config.causal),
                                    dropout=cfg.dropout)
         if mcfg.causal and cfg.pooling == "cls":
@@ -205,6 +226,8 @@ def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset
     from genotx.models import save_checkpoint
 
     torch.manual_seed(cfg.seed)
+    if cfg.steps == 0 and not pretrained:
+        raise InputError("--steps 0 (no training) needs --from a fine-tuned model of the same task")
     model, tokenizer, source = build_model(data, cfg, pretrained=pretrained, preset=preset,
                                            tokenizer_spec=tokenizer_spec)
     info(f"fine-tuning {data.task} from {source}: {model.param_counts()['total']:,} parameters, "
@@ -251,15 +274,47 @@ def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset
                     if stale >= cfg.patience:
                         info(f"early stop at step {step + 1}: no improvement for {stale} evaluations")
                         break
+    if cfg.steps == 0:
+        metrics = validation_metrics(data, predict_outputs(model, tokenizer, data.valid_seqs))
+        best = {"score": _score(data, metrics), "state": copy.deepcopy(model.state_dict()), "step": 0,
+                "metrics": metrics}
     model.load_state_dict(best["state"])
+    extra_files, memory_meta = {}, {}
+    memory_cfg = cfg.memory_config()
+    if memory_cfg is not None:
+        memory, memory_meta = _fit_memory(model, tokenizer, data, memory_cfg)
+        best["metrics"] = {**memory_meta["validation"], "model_only": best["metrics"]}
+        extra_files[KMER_MEMORY_FILE] = memory.save
     result = {"task": data.task, "best_step": best["step"], "validation": best["metrics"], "history": history,
               "wall_seconds": round(time.time() - started, 1), "source": source, "config": asdict(cfg),
               "genotx_version": __version__}
     metadata = {"task": data.task, "classes": data.classes, "finetune": asdict(cfg), "source": source,
-                "validation": best["metrics"], **data.metadata}
-    save_checkpoint(out_dir, model, tokenizer, metadata)
+                "validation": best["metrics"], **data.metadata,
+                **({"kmer_memory": {k: v for k, v in memory_meta.items() if k != "validation"}} if memory_meta else {})}
+    save_checkpoint(out_dir, model, tokenizer, metadata, extra_files=extra_files)
     _write_json_atomic(os.path.join(out_dir, "metrics.json"), result)
     return result
+
+
+def _fit_memory(model, tokenizer, data, memory_cfg):
+    """Build the k-mer memory from the training genomes and fit its weight against the model's on validation."""
+    from genotx.tasks.kmer_memory import KmerMemory
+
+    genomes = data.genomes
+    started = time.time()
+    with progress("k-mer memory", total=len(genomes.taxa)) as bar:
+        memory = KmerMemory.build(genomes, memory_cfg, report=lambda _t: bar.advance(1))
+    log_probs = np.log(np.maximum(predict_outputs(model, tokenizer, data.valid_seqs), 1e-30))
+    evidence = memory.evidence(data.valid_seqs)
+    weights = memory.fit_weights(log_probs, evidence, data.valid_targets)
+    combined = validation_metrics(data, memory.combine(log_probs, evidence))
+    memory_only = validation_metrics(data, memory.combine(np.zeros_like(log_probs), evidence))
+    info(f"k-mer memory (k {memory_cfg.k}, 2^{memory_cfg.bits} buckets) built in {time.time() - started:.0f} s; "
+         f"weights model {weights[0]:.3g}, memory {weights[1]:.3g}; validation macro-F1 "
+         f"{combined['macro_f1']:.4f} (memory alone {memory_only['macro_f1']:.4f})")
+    meta = {**asdict(memory_cfg), "file": KMER_MEMORY_FILE, "weights": list(weights),
+            "memory_only_macro_f1": memory_only["macro_f1"], "validation": combined}
+    return memory, meta
 
 
 def _write_json_atomic(path: str, payload: dict) -> None:

@@ -94,8 +94,9 @@ class Predictor:
     """A fine-tuned model ready for inference on batches of records."""
 
     def __init__(self, model, tokenizer, metadata: dict, *, task: str, batch_size: int = 256,
-                 min_prob: float = 0.0, all_probs: bool = False, precision: str = "fp32"):
+                 min_prob: float = 0.0, all_probs: bool = False, precision: str = "fp32", memory=None):
         self.model, self.tokenizer, self.meta = set_precision(model.eval(), precision), tokenizer, metadata
+        self.memory = memory  # taxon: a KmerMemory whose evidence joins the model's (see genotx.tasks.kmer_memory)
         self.task, self.batch_size, self.min_prob, self.all_probs = task, batch_size, min_prob, all_probs
         self.classes = list(metadata.get("classes") or [])
         self.taxids = metadata.get("taxids") or [None] * len(self.classes)
@@ -112,7 +113,18 @@ class Predictor:
                              "fine-tune it first with `genotx finetune --from`")
         if trained_for != task:
             raise InputError(f"{model_dir}: model was fine-tuned for task {trained_for!r}, not {task!r}")
-        return cls(model, tokenizer, metadata, task=task, **options)
+        memory = None
+        if metadata.get("kmer_memory"):
+            from genotx.tasks.kmer_memory import KmerMemory
+
+            path = os.path.join(model_dir, str(metadata["kmer_memory"].get("file", "")))
+            if not os.path.isfile(path):
+                raise InputError(f"{model_dir}: its config names a k-mer memory {path!r} that is missing")
+            memory = KmerMemory.load(path)
+            if memory.n_classes != len(metadata.get("classes") or []):
+                raise InputError(f"{path}: k-mer memory has {memory.n_classes} classes, the model "
+                                 f"{len(metadata.get('classes') or [])}")
+        return cls(model, tokenizer, metadata, task=task, memory=memory, **options)
 
     def outputs(self, seqs: list[str]) -> np.ndarray:
         """(n, C) class probabilities or (n,) values, in the order of ``seqs``."""
@@ -124,8 +136,12 @@ class Predictor:
                 chunk = [seqs[i] for i in order[start : start + self.batch_size]]
                 ids, mask = encode_sequences(self.tokenizer, chunk, self.model.config.max_len)
                 logits = self.model(ids, mask).logits.float()
-                pieces.append(logits.squeeze(-1) if self.task == "expression" else logits.softmax(-1))
-        result = torch.cat(pieces).numpy()
+                if self.memory is not None:
+                    log_probs = logits.log_softmax(-1).numpy()
+                    pieces.append(self.memory.combine(log_probs, self.memory.evidence(chunk)))
+                else:
+                    pieces.append((logits.squeeze(-1) if self.task == "expression" else logits.softmax(-1)).numpy())
+        result = np.concatenate(pieces)
         restored = np.empty_like(result)
         restored[order] = result
         return restored

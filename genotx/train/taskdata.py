@@ -44,6 +44,7 @@ class TaskData:
     metadata: dict = field(default_factory=dict)
     seed: int = 0
     simulators: list = field(default_factory=list)  # taxon: one read simulator per read length
+    genomes: object = None  # taxon: the GenomeSet (the k-mer memory is built from it)
 
     @property
     def regression(self) -> bool:
@@ -92,7 +93,7 @@ def _taxon(inputs, *, taxa, seed, read_lengths, error_rate, n_valid) -> TaskData
     }
     return TaskData("taxon", genomes.labels(), valid_seqs=[r.seq for r in valid],
                     valid_targets=np.array([r.taxon for r in valid], dtype=np.int64),
-                    metadata=meta, seed=seed, simulators=sims)
+                    metadata=meta, seed=seed, simulators=sims, genomes=genomes)
 
 
 def _labelled(inputs, class_files):

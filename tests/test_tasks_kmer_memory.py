@@ -1,0 +1,166 @@
+"""The hashed k-mer memory of the taxon task against simple references, on real genome slices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from genotx.errors import InputError
+from genotx.tasks import data_path
+from genotx.tasks.kmer_memory import KmerMemory, MemoryConfig, bucket_of, canonical_kmers, kmer_buckets
+from genotx.tasks.simulate import ErrorModel, ReadSimulator
+from genotx.tasks.taxon import encode, load_genomes
+
+SMALL = ["homo_sapiens-mitochondrion.fa.gz", "deformed_wing_virus-NC_004830.fa.gz",
+         "varroa_destructor_virus_1-NC_006494.fa.gz"]
+COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
+
+
+def revcomp(seq: str) -> str:
+    return seq.translate(COMPLEMENT)[::-1]
+
+
+def reference_code(kmer: str) -> int | None:
+    """2-bit code of the smaller of a k-mer and its reverse complement, written out base by base."""
+    if "N" in kmer:
+        return None
+    digits = {"A": 0, "C": 1, "G": 2, "T": 3}
+
+    def code(s: str) -> int:
+        value = 0
+        for base in s:
+            value = value * 4 + digits[base]
+        return value
+
+    return min(code(kmer), code(revcomp(kmer)))
+
+
+@pytest.fixture(scope="module")
+def genomes():
+    return load_genomes([str(data_path("genomes", name)) for name in SMALL], taxa=str(data_path("genomes", "taxa.tsv")))
+
+
+@pytest.fixture(scope="module")
+def memory(genomes):
+    return KmerMemory.build(genomes, MemoryConfig(k=11, bits=16))
+
+
+dna = st.text(alphabet="ACGTN", min_size=0, max_size=60)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seq=dna, k=st.integers(5, 31))
+def test_canonical_kmers_match_the_string_reference(seq, k):
+    kmers, valid = canonical_kmers(encode(seq), k)
+    expected = [reference_code(seq[i : i + k]) for i in range(len(seq) - k + 1)]
+    assert list(valid) == [e is not None for e in expected]
+    assert [int(x) for x, ok in zip(kmers, valid) if ok] == [e for e in expected if e is not None]
+
+
+@settings(max_examples=100, deadline=None)
+@given(seq=dna, bits=st.integers(8, 20))
+def test_kmers_with_n_fall_in_the_zero_row_and_others_in_range(seq, bits):
+    buckets = kmer_buckets(encode(seq), 7, bits)
+    expected_invalid = [("N" in seq[i : i + 7]) for i in range(len(seq) - 6)]
+    assert list(buckets == (1 << bits)) == expected_invalid
+    assert ((buckets >= 0) & (buckets <= (1 << bits))).all()
+
+
+def test_evidence_of_many_reads_equals_each_read_alone(memory):
+    rng = np.random.default_rng(3)
+    reads = ["".join(rng.choice(list("ACGTN"), p=[0.24, 0.24, 0.24, 0.24, 0.04], size=n)) for n in
+             (150, 0, 5, 11, 12, 300, 1, 10, 151)]
+    together = memory.evidence(reads)
+    alone = np.vstack([memory.evidence([r]) for r in reads])
+    np.testing.assert_allclose(together, alone, rtol=0, atol=1e-4)
+    assert np.all(together[[1, 2, 6, 7]] == 0)  # reads shorter than k have no evidence
+
+
+def test_evidence_is_the_same_on_both_strands(memory):
+    rng = np.random.default_rng(4)
+    reads = ["".join(rng.choice(list("ACGT"), size=150)) for _ in range(50)]
+    np.testing.assert_allclose(memory.evidence(reads), memory.evidence([revcomp(r) for r in reads]), atol=1e-3)
+
+
+def test_counts_are_distinct_kmers_per_bucket(genomes, memory):
+    """Recount one taxon the slow way: the set of canonical k-mers, then their buckets."""
+    t = 0
+    seen = set()
+    for g in genomes.genomes:
+        if g.taxon == t:
+            for rec in g.records:
+                text = "".join("ACGTN"[c] for c in rec)
+                seen.update(c for c in (reference_code(text[i : i + 11]) for i in range(len(text) - 10)) if c is not None)
+    expected = np.bincount(bucket_of(np.array(sorted(seen), dtype=np.uint64), 16), minlength=1 << 16)
+    np.testing.assert_array_equal(memory.counts[:, t], np.minimum(expected, 15))
+
+
+def test_reads_are_classified_to_their_genome_with_errors(genomes, memory):
+    reads = list(ReadSimulator(genomes, length=150, errors=ErrorModel.parse("0.03"), seed=9).reads(300))
+    predicted = memory.evidence([r.seq for r in reads])[:, :-1].argmax(axis=1)
+    accuracy = np.mean(predicted == np.array([r.taxon for r in reads]))
+    assert accuracy > 0.95, accuracy  # three taxa; chance is 1/3
+
+
+def test_reads_of_an_organism_outside_the_memory_go_to_the_background(genomes):
+    """E. coli is not among the three genomes: its reads should look like the background, not a species.
+
+    The test needs buckets about as full as the shipped model's (a few k-mers each): with
+    nearly empty buckets a k-mer seen nowhere costs a species no more than the background.
+    """
+    memory = KmerMemory.build(genomes, MemoryConfig(k=11, bits=12))
+    outside = load_genomes([str(data_path("genomes", "escherichia_coli-MG1655.fa.gz"))],
+                           taxa=str(data_path("genomes", "taxa.tsv")))
+    foreign = [r.seq for r in ReadSimulator(outside, length=150, seed=11).reads(300)]
+    known = [r.seq for r in ReadSimulator(genomes, length=150, errors=ErrorModel.parse("0.03"), seed=12).reads(300)]
+    memory.weights = (0.0, 1.0)
+    no_model = np.zeros((300, 3), dtype=np.float32)
+    assert np.mean(memory.combine(no_model, memory.evidence(foreign)).max(axis=1) >= 0.5) < 0.05
+    assert np.mean(memory.combine(no_model, memory.evidence(known)).max(axis=1) >= 0.5) > 0.95
+
+
+def test_fitted_weights_raise_validation_likelihood(genomes, memory):
+    reads = list(ReadSimulator(genomes, length=150, errors=ErrorModel.parse("0-0.05"), seed=10).reads(200))
+    targets = np.array([r.taxon for r in reads])
+    evidence = memory.evidence([r.seq for r in reads])
+    uniform = np.full((len(reads), 3), np.log(1 / 3), dtype=np.float32)
+
+    def nll(probs):
+        return -np.mean(np.log(np.maximum(probs[np.arange(len(targets)), targets], 1e-300)))
+
+    before = nll(memory.combine(uniform, evidence))  # weights (1, 1): raw naive Bayes
+    weights = memory.fit_weights(uniform, evidence, targets)
+    assert all(w >= 0 for w in weights)
+    assert nll(memory.combine(uniform, evidence)) <= before + 1e-9
+
+
+def test_save_load_round_trip_is_exact(memory, tmp_path):
+    memory.weights = (0.5, 1.25)
+    path = tmp_path / "m.safetensors"
+    memory.save(str(path))
+    loaded = KmerMemory.load(str(path))
+    assert loaded.config == memory.config and loaded.weights == memory.weights
+    np.testing.assert_array_equal(loaded.counts, memory.counts)
+    np.testing.assert_array_equal(loaded.table, memory.table)
+
+
+def test_damaged_memory_file_is_a_clear_error(memory, tmp_path):
+    path = tmp_path / "m.safetensors"
+    memory.save(str(path))
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(InputError, match="k-mer memory"):
+        KmerMemory.load(str(path))
+
+
+@pytest.mark.parametrize("text", ["13:", "x", "13:21:4", "3", "13:40"])
+def test_bad_memory_specs_are_refused(text):
+    with pytest.raises(InputError):
+        MemoryConfig.parse(text)
+
+
+def test_memory_spec_forms():
+    assert MemoryConfig.parse("off") is None
+    assert MemoryConfig.parse("13:21") == MemoryConfig(k=13, bits=21)
+    assert MemoryConfig.parse("15").k == 15
