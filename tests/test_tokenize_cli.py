@@ -158,3 +158,13 @@ def test_option_values_converted_without_pydantic_equal_typers_conversion(option
 def test_threads_below_its_minimum_is_still_a_usage_error():
     done = genotx("-t", "0", "tokenize", "--kind", "char", stdin=READS)
     assert done.returncode == 2 and done.stderr.startswith("genotx: error: ") and done.stdout == ""
+
+
+def test_kmer_tokenizer_from_a_file_writes_the_rows_of_the_built_one(tmp_path):
+    saved = tmp_path / "kmer3.json"
+    assert genotx("tokenize", "--kind", "kmer", "--k", "3", "--stride", "1", "-o", str(saved)).returncode == 0
+    for ids in ([], ["--ids"]):
+        built = genotx("tokenize", "--kind", "kmer", "--k", "3", "--stride", "1", *ids, stdin=READS)
+        loaded = genotx("tokenize", "--tokenizer", str(saved), *ids, stdin=READS)
+        assert built.returncode == loaded.returncode == 0
+        assert table(built.stdout) == table(loaded.stdout)

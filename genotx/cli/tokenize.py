@@ -92,8 +92,8 @@ def _write_rows(out: TsvWriter, text, fast, paths: list[str]) -> None:
             out.start()  # header first; rows are already clean TSV (ids never hold tabs)
             raw = _raw_stream(out.stream)
             if size is not None and raw is not None:
-                with memoryview(buffer) as view:
-                    raw.write(view[:size])
+                with memoryview(buffer) as view, view[:size] as rows:  # released: the buffer may grow
+                    raw.write(rows)
                 raw.flush()
                 return
             block = buffer[:size].decode("ascii") if size is not None else _rows_block(text(), batch)
@@ -188,6 +188,10 @@ def run(
     if stats:
         _stats(tok, paths)
         return
+    if fast is None:  # a char or k-mer tokenizer from --tokenizer FILE takes the C formatter too
+        from genotx.tokenizers.layout import fast_rows
+
+        fast = fast_rows(tok, ids)
     _keep_freed_memory()
     with TsvWriter(["id", "n_bases", "n_tokens", "tokens"]) as out:
         _write_rows(out, _TextOnFirstUse(tok, kind, k, stride, ids), fast, paths)

@@ -236,6 +236,8 @@ static char *put_tokens(char *out, const char *seq, Py_ssize_t len, int k, int s
     return out;
 }
 
+#define PREFETCH 8 /* reads ahead */
+
 typedef struct {
     const char *seq, *id;
     Py_ssize_t len, id_len;
@@ -246,6 +248,9 @@ static char *put_rows(char *out, const Read *reads, Py_ssize_t n, int k, int str
 {
     for (Py_ssize_t i = 0; i < n; i++) {
         const Read *r = reads + i;
+        if (i + PREFETCH < n) /* the bases of a read a few ahead: parsed on another core, not in this one's cache */
+            for (Py_ssize_t at = 0; at < reads[i + PREFETCH].len; at += 64)
+                __builtin_prefetch(reads[i + PREFETCH].seq + at);
         if (!in_normal_form((const unsigned char *)r->seq, r->len))
             return NULL;
         int has_n = memchr(r->seq, 'N', r->len) != NULL;
@@ -291,6 +296,10 @@ static PyObject *kmer_rows(PyObject *self, PyObject *args)
     Py_ssize_t bound = SLOT, per_base = (2 * k > 7 ? 2 * k : 7);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *seq = PyList_GET_ITEM(seqs, i), *rid = PyList_GET_ITEM(ids, i);
+        if (i + PREFETCH < n) {
+            __builtin_prefetch(PyList_GET_ITEM(seqs, i + PREFETCH));
+            __builtin_prefetch(PyList_GET_ITEM(ids, i + PREFETCH));
+        }
         if (!PyUnicode_Check(seq) || !PyUnicode_IS_ASCII(seq) || !PyUnicode_Check(rid) || !PyUnicode_IS_ASCII(rid)) {
             PyMem_Free(reads);
             Py_RETURN_NONE;
