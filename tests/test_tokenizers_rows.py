@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from types import SimpleNamespace
 
@@ -16,8 +17,14 @@ from genotx.tokenizers.text import TokenText, fast_rows
 KINDS = [("char", 1, 1)] + [("kmer", k, s) for k, s in [(1, 1), (3, 1), (3, 2), (3, 3), (6, 1), (6, 3), (6, 6), (8, 8)]]
 
 
+@functools.lru_cache(maxsize=None)
 def _tokenizer(kind, k, stride):
     return build_tokenizer("char") if kind == "char" else build_tokenizer("kmer", k=k, stride=stride)
+
+
+@functools.lru_cache(maxsize=None)
+def _text(kind, k, stride, as_ids):  # k = 8: 65,546 token texts, built once rather than per example
+    return TokenText(_tokenizer(kind, k, stride), as_ids)
 
 
 def test_row_formatter_is_built_where_a_c_compiler_exists():
@@ -36,7 +43,7 @@ def test_fast_rows_equal_the_general_path_byte_for_byte(kind, k, stride, as_ids,
     if fast is None:
         pytest.skip("genotx.tokenizers._rows not built")
     batch = SimpleNamespace(ids=[f"r{i}" for i in range(len(seqs))], seqs=seqs)
-    assert fast(batch.ids, batch.seqs) == _rows_block(TokenText(tok, as_ids), batch).encode()
+    assert fast(batch.ids, batch.seqs) == _rows_block(_text(kind, k, stride, as_ids), batch).encode()
 
 
 def test_fast_rows_decline_letters_outside_the_normal_form():
@@ -74,7 +81,7 @@ def test_fast_rows_of_real_reads_into_a_reused_buffer_equal_the_general_path(kin
     buffer = bytearray()
     for size in (len(reads), 3, 1, 97):  # the buffer grows once, then is reused by smaller batches
         batch = SimpleNamespace(ids=[f"r{i} x" for i in range(size)], seqs=reads[:size])
-        expected = _rows_block(TokenText(tok, as_ids), batch).encode()
+        expected = _rows_block(_text(kind, k, stride, as_ids), batch).encode()
         assert fast(batch.ids, batch.seqs) == expected
         used = fast(batch.ids, batch.seqs, buffer)
         assert bytes(buffer[:used]) == expected
