@@ -168,9 +168,19 @@ def genotx_predict_problem(work) -> str:
     return "" if done.returncode == 0 else (done.stderr.strip().splitlines() or ["failed"])[-1]
 
 
-def genotx_predict(fastq, threads, work):
+def uses_memory() -> bool:
+    """Whether the default taxon model has a k-mer memory (then its network alone is a column too)."""
+    import json
+
+    from genotx.train.predict import default_model
+
+    return bool(json.load(open(Path(default_model("taxon")) / "config.json"))["metadata"].get("kmer_memory"))
+
+
+def genotx_predict(fastq, threads, work, *options):
     out = work / "predict.out"
-    cmd = [sys.executable, "-m", "genotx", "-t", str(threads), "-q", "predict", "--task", "taxon", str(fastq)]
+    cmd = [sys.executable, "-m", "genotx", "-t", str(threads), "-q", "predict", "--task", "taxon", *options,
+           str(fastq)]
     wall, rss = timed(cmd, out)
     calls = {}
     for line in open(out):
@@ -314,6 +324,8 @@ def main() -> None:
     note = f"genotx predict column skipped: {problem}" if problem else ""
     if not problem:
         tools.append(("genotx", lambda fq: genotx_predict(fq, args.threads, work)))
+        if uses_memory():
+            tools.append(("genotx-net", lambda fq: genotx_predict(fq, args.threads, work, "--no-memory")))
     report(sets, tools, speed_path, n_speed, args.threads, note)
     regulatory_baselines()
     shutil.rmtree(work, ignore_errors=True)

@@ -99,7 +99,7 @@ def test_taxon_model_carries_a_kmer_memory_by_default(taxon_model):
     import json
 
     meta = json.loads((taxon_model / "config.json").read_text())["metadata"]
-    assert meta["kmer_memory"]["k"] == 13 and meta["kmer_memory"]["bits"] == 21
+    assert meta["kmer_memory"]["k"] == 13 and meta["kmer_memory"]["bits"] == 23
     assert (taxon_model / meta["kmer_memory"]["file"]).exists()
     assert all(w >= 0 for w in meta["kmer_memory"]["weights"])
 
@@ -129,6 +129,32 @@ def test_steps_zero_keeps_weights_and_rebuilds_the_memory(taxon_model, tmp_path,
     ids = [line[1:] for line in small_reads.decode().splitlines()[0::4]]
     truth = [i.split("|taxon=")[1].split("|")[0] for i in ids]
     assert np.mean([r[1] == t for r, t in zip(rows, truth)]) > 0.9
+
+
+def test_no_memory_flag_predicts_with_the_network_alone(taxon_model, tmp_path, small_reads):
+    import json
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for name in ("tokenizer.json", "model.safetensors"):
+        (plain / name).write_bytes((taxon_model / name).read_bytes())
+    config = json.loads((taxon_model / "config.json").read_text())
+    del config["metadata"]["kmer_memory"]
+    (plain / "config.json").write_text(json.dumps(config))
+    flagged = genotx("predict", "--model", taxon_model, "--no-memory", "--min-prob", "0", stdin=small_reads).stdout
+    alone = genotx("predict", "--model", plain, "--min-prob", "0", stdin=small_reads).stdout
+    assert flagged.splitlines()[1:] == alone.splitlines()[1:]
+
+
+def test_a_zero_network_weight_gives_the_memory_posterior(taxon_model, small_reads):
+    from genotx.train.predict import Predictor
+
+    predictor = Predictor.load(str(taxon_model), "taxon")
+    seqs = small_reads.decode().splitlines()[1::4][:64]
+    predictor.memory.weights = (0.0, 0.7)
+    expected = predictor.memory.combine(np.zeros((len(seqs), len(predictor.classes)), dtype=np.float32),
+                                        predictor.memory.evidence(seqs))
+    np.testing.assert_allclose(predictor.outputs(seqs), expected, rtol=1e-6)
 
 
 def test_missing_memory_file_is_a_clear_error(taxon_model, tmp_path, small_reads):

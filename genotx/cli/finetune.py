@@ -51,7 +51,7 @@ def run(
     pooling: str = typer.Option("auto", "--pooling", help="cls, mean or auto (cls, or mean for causal backbones)."),
     seed: int = typer.Option(0, "--seed"),
     kmer_memory: str = typer.Option("auto", "--kmer-memory",
-                                    help="taxon: hashed k-mer memory K:BITS beside the model (auto: 13:21), or off."),
+                                    help="taxon: hashed k-mer memory K:BITS beside the model (auto: 13:23), or off."),
 ) -> None:
     from genotx.progress import info
     from genotx.tasks.simulate import ErrorModel

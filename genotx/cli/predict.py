@@ -6,6 +6,10 @@ prob. expression: id value. variant: id chrom pos ref alt score (input is a
 variant TSV; a pretrained model gives the zero-shot log-likelihood ratio alt vs
 ref, below 0 when the model prefers ref; a model from `finetune --task variant`
 gives the probability of the positive label).
+
+A taxon model with a k-mer memory of its training genomes (docs/taxon.md)
+combines the memory's evidence with the network's output; --no-memory uses
+the network alone.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ def run(
     min_prob: float = typer.Option(0.5, "--min-prob", min=0.0, max=1.0,
                                    help="taxon: below this probability a read is unclassified."),
     all_probs: bool = typer.Option(False, "--all-probs", help="regulatory: one probability column per class."),
+    memory: bool = typer.Option(True, "--memory/--no-memory",
+                                help="taxon: use the model's k-mer memory (default) or the network alone."),
     reference: Optional[str] = typer.Option(None, "--reference", help="variant: reference FASTA for chrom/pos/ref/alt."),
     window: int = typer.Option(128, "--window", min=8,
                                help="variant: context bases around the variant (zero-shot; a classifier keeps its own)."),
@@ -47,7 +53,7 @@ def run(
     from genotx.train.predict import Predictor, default_model
 
     predictor = Predictor.load(model or default_model(task), task, batch_size=batch_size, min_prob=min_prob,
-                               all_probs=all_probs, precision=precision)
+                               all_probs=all_probs, precision=precision, use_memory=memory)
     with TsvWriter(predictor.columns) as out:
         for batch in iter_batches(paths_or_stdin(inputs)):
             out.write_rows(predictor.rows(batch))

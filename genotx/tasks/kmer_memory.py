@@ -1,38 +1,44 @@
-"""Hashed k-mer memory of the training genomes, used as naive-Bayes evidence beside a read classifier.
+"""Hashed k-mer memory of the training genomes, used as evidence beside a read classifier.
 
 A small transformer learns what reads of a species look like (composition,
 codon usage), which carries over to strains it never saw; it cannot memorise
-tens of megabases. The memory does the memorising: for every species it
-records which canonical k-mers (a k-mer and its reverse complement count as
-one) occur in its training genomes, hashed into ``2**bits`` buckets. For a read
-the memory adds up, over the read's k-mers, the log-probability of each
-k-mer's bucket under each species (multinomial naive Bayes with additive
-smoothing ``alpha``)::
+tens of megabases. The memory does the memorising: for every species it keeps
+one bit per hash bucket, set when some canonical k-mer (a k-mer and its reverse
+complement count as one) of the species' training genomes hashes there. A
+read's k-mers are then explained per species by a two-part model: with
+probability ``1 - novel`` a k-mer is one of the species' own (its bucket bit is
+set), with probability ``novel`` it is new (a sequencing error, or strain
+variation) and lands in any bucket. Against a background hypothesis, "none of
+these species", whose k-mers land anywhere, each k-mer of a read adds::
 
-    evidence[c] = sum over k-mers x of log((n[h(x), c] + alpha) / (N[c] + alpha * 2**bits))
+    log((1 - novel) / q[c] + novel)   if the bit of species c is set  (q[c]: fraction of set bits)
+    log(novel)                        if it is not
 
-``n[b, c]`` counts the distinct k-mers of species ``c`` that hash to ``b``
-(capped at 15, so a cell fits in 4 bits) and ``N[c]`` is their total. k-mers
-with an N add nothing. The classifier's output combines both::
+to species c, and 0 to the background; k-mers with an N add nothing. A read of
+an organism outside the training set mostly misses (its buckets are set only
+by chance, at rate q[c]), so the background wins and `predict` leaves it
+unclassified; a read of a species hits in nearly every k-mer. The classifier's
+output combines both::
 
-    log p(c | read) = softmax(w_model * log p_model(c | read) + w_memory * evidence[c])
+    p(c | read) = softmax(w_model * log p_model(c | read) + w_memory * evidence[c])
 
-with the two weights fitted on the validation reads by likelihood, which also
-calibrates the probabilities that `predict --min-prob` thresholds (naive Bayes
-alone is far too confident: neighbouring k-mers are not independent).
+over the species and the background (where the model's term is 0), with the
+two weights fitted on validation reads by likelihood; this also calibrates the
+probabilities that `predict --min-prob` thresholds (the evidence alone is far
+too confident, as neighbouring k-mers are not independent).
 
-Why large smoothing (``alpha`` 4 by default): a read's k-mers that carry a
-sequencing error land in effectively random buckets, each shared by about
-``N / 2**bits`` k-mers of all species. Small ``alpha`` lets those random cells
-swing the sum, which hurt reads with 3-5 % errors on the shipped genomes;
-``alpha`` of the order of a bucket's load damps them, while k-mers really
-present still count. Hash collisions cost accuracy smoothly, so ``bits`` trades
-size (``2**bits * classes / 2`` bytes on disk) for accuracy.
+Choices: ``novel`` 0.3 is about the fraction of 13-mers with an error in a
+read at 3 % errors (1 - 0.97^13 = 0.33). Hash collisions raise ``q``; at
+2^23 buckets the largest shipped species (E. coli, 4.6 Mbp) sets 42 % of the
+bits, so a k-mer hit still carries 0.7 nat, and ``bits`` trades size
+(``2**bits * classes / 8`` bytes on disk) for that. Bits beat per-bucket
+counts at equal size: counts need fewer, fuller buckets, where a random k-mer
+looks like a species' own.
 
 Example::
 
-    memory = KmerMemory.build(genomes, MemoryConfig(k=13, bits=21))
-    evidence = memory.evidence(["ACGT..."])          # (1, classes) float32
+    memory = KmerMemory.build(genomes, MemoryConfig(k=13, bits=23))
+    evidence = memory.evidence(["ACGT..."])          # (1, classes + 1): the last column is the background
 """
 
 from __future__ import annotations
@@ -46,7 +52,6 @@ import numpy as np
 from genotx.errors import InputError
 
 FILE = "kmer_memory.safetensors"
-MAX_COUNT = 15  # one 4-bit cell per (bucket, class)
 _HASH = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (Fibonacci hashing): top bits are well mixed
 _CODES = np.full(256, 4, dtype=np.uint8)
 for _i, _c in enumerate(b"ACGT"):
@@ -55,23 +60,23 @@ for _i, _c in enumerate(b"ACGT"):
 
 @dataclass(frozen=True, kw_only=True)
 class MemoryConfig:
-    """k-mer length, log2 of the number of buckets, additive smoothing."""
+    """k-mer length, log2 of the number of buckets, expected fraction of a read's k-mers new to its species."""
 
     k: int = 13
-    bits: int = 21
-    alpha: float = 4.0
+    bits: int = 23
+    novel: float = 0.3
 
     def __post_init__(self) -> None:
         if not 5 <= self.k <= 31:
             raise InputError(f"k-mer memory: k must be in 5..31, got {self.k}")
-        if not 8 <= self.bits <= 26:
-            raise InputError(f"k-mer memory: bits must be in 8..26, got {self.bits}")
-        if not self.alpha > 0:
-            raise InputError(f"k-mer memory: alpha must be positive, got {self.alpha}")
+        if not 8 <= self.bits <= 28:
+            raise InputError(f"k-mer memory: bits must be in 8..28, got {self.bits}")
+        if not 0 < self.novel < 1:
+            raise InputError(f"k-mer memory: novel must be between 0 and 1, got {self.novel}")
 
     @classmethod
     def parse(cls, text: str) -> "MemoryConfig | None":
-        """``"off"`` -> None, ``"13"`` -> k 13, ``"13:21"`` -> k 13 and 2**21 buckets."""
+        """``"off"`` -> None, ``"13"`` -> k 13, ``"13:23"`` -> k 13 and 2**23 buckets."""
         if text.strip().lower() in ("off", "none", "0"):
             return None
         parts = text.split(":")
@@ -80,7 +85,7 @@ class MemoryConfig:
         except ValueError:
             values = []
         if not 1 <= len(values) <= 2:
-            raise InputError(f"--kmer-memory {text!r}: expected K, K:BITS (e.g. 13:21) or off")
+            raise InputError(f"--kmer-memory {text!r}: expected K, K:BITS (e.g. 13:23) or off")
         return cls(k=values[0], **({"bits": values[1]} if len(values) == 2 else {}))
 
 
@@ -123,31 +128,27 @@ def kmer_buckets(codes: np.ndarray, k: int, bits: int) -> np.ndarray:
 
 
 class KmerMemory:
-    """Per-species counts of hashed canonical k-mers and their naive-Bayes log-likelihoods."""
+    """Per-species presence bits of hashed canonical k-mers, and the evidence they give for reads."""
 
-    def __init__(self, config: MemoryConfig, counts: np.ndarray, weights: tuple[float, float] = (1.0, 1.0)):
-        if counts.shape[0] != 1 << config.bits or counts.ndim != 2:
-            raise InputError(f"k-mer memory: counts of shape {counts.shape} do not match 2**{config.bits} buckets")
-        self.config, self.counts = config, counts
+    def __init__(self, config: MemoryConfig, bits: np.ndarray, weights: tuple[float, float] = (1.0, 1.0)):
+        if bits.ndim != 2 or bits.shape[0] != 1 << config.bits:
+            raise InputError(f"k-mer memory: bits of shape {bits.shape} do not match 2**{config.bits} buckets")
+        self.config = config
+        # One extra all-zero row: the bucket of k-mers with an N.
+        self.bits = np.vstack([bits.astype(np.uint8), np.zeros((1, bits.shape[1]), dtype=np.uint8)])
         self.weights = (float(weights[0]), float(weights[1]))  # (w_model, w_memory)
-        total = counts.sum(axis=0, dtype=np.float64)
-        buckets = float(counts.shape[0])
-        log_lik = np.log((counts + config.alpha) / (total + config.alpha * buckets))
-        # Last column: the background hypothesis, "none of these species", whose k-mers fall
-        # in every bucket alike. A per-bucket constant does not change the posterior; removing
-        # the species' mean keeps the sums small.
-        log_lik = np.hstack([log_lik, np.full((counts.shape[0], 1), -np.log(buckets))])
-        log_lik -= log_lik[:, :-1].mean(axis=1, keepdims=True)
-        self.table = np.vstack([log_lik, np.zeros((1, log_lik.shape[1]))]).astype(np.float32)
+        filled = np.maximum(bits.mean(axis=0, dtype=np.float64), 1.0 / bits.shape[0])
+        self.hit_score = np.log((1 - config.novel) / filled + config.novel)
+        self.miss_score = float(np.log(config.novel))
 
     @property
     def n_classes(self) -> int:
-        return self.counts.shape[1]
+        return self.bits.shape[1]
 
     @classmethod
     def build(cls, genomes, config: MemoryConfig, *, report=None) -> "KmerMemory":
-        """Counts from a `GenomeSet` (both strands, through canonical k-mers); ``report(i)`` after each taxon."""
-        counts = np.zeros((1 << config.bits, len(genomes.taxa)), dtype=np.uint8)
+        """Bits from a `GenomeSet` (both strands, through canonical k-mers); ``report(i)`` after each taxon."""
+        bits = np.zeros((1 << config.bits, len(genomes.taxa)), dtype=np.uint8)
         for t in range(len(genomes.taxa)):
             parts = []
             for genome in genomes.genomes:
@@ -155,26 +156,27 @@ class KmerMemory:
                     for record in genome.records:
                         kmers, valid = canonical_kmers(record, config.k)
                         parts.append(kmers[valid])
-            # Each distinct k-mer counts once, however often the species' genomes repeat it.
-            distinct = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.uint64)
-            per_bucket = np.bincount(bucket_of(distinct, config.bits), minlength=1 << config.bits)
-            counts[:, t] = np.minimum(per_bucket, MAX_COUNT)
+            if parts:
+                bits[bucket_of(np.unique(np.concatenate(parts)), config.bits), t] = 1
             if report:
                 report(t)
-        return cls(config, counts)
+        return cls(config, bits)
 
     def evidence(self, seqs: list[str]) -> np.ndarray:
-        """(n, classes + 1) float32 summed log-likelihoods of the reads' k-mers; the last column is the background."""
-        k = self.config.k
+        """(n, classes + 1) float32 log-likelihood ratios against the background (the last column, 0)."""
+        k, empty = self.config.k, 1 << self.config.bits
         if not seqs:
             return np.zeros((0, self.n_classes + 1), dtype=np.float32)
         # One pass over all reads: an N between reads (and k of them at the end) makes every
-        # k-mer that spans two reads invalid, so each read's segment sums only its own k-mers.
+        # k-mer that spans two reads invalid, so each read's segment counts only its own k-mers.
         joined = "N".join(seqs) + "N" * k
-        codes = _CODES[np.frombuffer(joined.encode("ascii"), dtype=np.uint8)]
-        rows = np.take(self.table, kmer_buckets(codes, k, self.config.bits), axis=0)
+        buckets = kmer_buckets(_CODES[np.frombuffer(joined.encode("ascii"), dtype=np.uint8)], k, self.config.bits)
         starts = np.cumsum([0] + [len(s) + 1 for s in seqs[:-1]])
-        return np.add.reduceat(rows, starts, axis=0)
+        hits = np.add.reduceat(np.take(self.bits, buckets, axis=0), starts, axis=0, dtype=np.int32)
+        valid = np.add.reduceat((buckets != empty).astype(np.int32), starts)
+        out = np.zeros((len(seqs), self.n_classes + 1), dtype=np.float32)
+        out[:, :-1] = hits * self.hit_score + (valid[:, None] - hits) * self.miss_score
+        return out
 
     def combine(self, model_log_probs: np.ndarray, evidence: np.ndarray) -> np.ndarray:
         """Posterior probabilities (n, classes) of the species; what they leave to 1 is the background's.
@@ -210,16 +212,12 @@ class KmerMemory:
         return self.weights
 
     def save(self, path: str) -> None:
-        """Write the counts, packed two 4-bit cells per byte, with the config and weights."""
+        """Write the bits (one packed bit array per class) with the config and weights."""
         from safetensors.numpy import save_file
 
-        counts = self.counts
-        if counts.shape[1] % 2:
-            counts = np.hstack([counts, np.zeros((counts.shape[0], 1), dtype=np.uint8)])
-        packed = (counts[:, 0::2] | (counts[:, 1::2] << 4)).astype(np.uint8)
-        meta = {"config": json.dumps(asdict(self.config)), "weights": json.dumps(self.weights),
-                "classes": str(self.n_classes)}
-        save_file({"counts": packed}, path, metadata=meta)
+        packed = np.packbits(np.ascontiguousarray(self.bits[:-1].T), axis=1)
+        meta = {"config": json.dumps(asdict(self.config)), "weights": json.dumps(self.weights)}
+        save_file({"bits": packed}, path, metadata=meta)
 
     @classmethod
     def load(cls, path: str) -> "KmerMemory":
@@ -228,19 +226,16 @@ class KmerMemory:
         try:
             with safe_open(path, framework="numpy") as fh:
                 meta = fh.metadata() or {}
-                packed = fh.get_tensor("counts")
+                packed = fh.get_tensor("bits")
             config = MemoryConfig(**json.loads(meta["config"]))
             weights = tuple(json.loads(meta["weights"]))
-            n_classes = int(meta["classes"])
         except InputError:
             raise
         except Exception as exc:  # safetensors raises several types for damaged files
             raise InputError(f"{path}: not a readable k-mer memory ({type(exc).__name__}: {exc})") from None
-        if packed.dtype != np.uint8 or packed.ndim != 2 or packed.shape[1] * 2 < n_classes:
-            raise InputError(f"{path}: k-mer memory counts have an unexpected shape {packed.shape}")
-        counts = np.empty((packed.shape[0], packed.shape[1] * 2), dtype=np.uint8)
-        counts[:, 0::2], counts[:, 1::2] = packed & 15, packed >> 4
-        return cls(config, counts[:, :n_classes], weights)
+        if packed.dtype != np.uint8 or packed.ndim != 2 or packed.shape[1] * 8 != 1 << config.bits:
+            raise InputError(f"{path}: k-mer memory bits have shape {packed.shape}, not (classes, 2**{config.bits} / 8)")
+        return cls(config, np.unpackbits(packed, axis=1).T, weights)
 
 
 def load_memory(model_dir: str) -> "KmerMemory | None":

@@ -45,7 +45,7 @@ class FinetuneConfig:
     seed: int = 0
     pooling: str = "auto"  # auto: CLS for bidirectional backbones, mean for causal ones
     dropout: float = 0.1
-    kmer_memory: str = "auto"  # taxon: hashed k-mer memory "K:BITS" or "off"; auto is 13:21 for taxon
+    kmer_memory: str = "auto"  # taxon: hashed k-mer memory "K:BITS" or "off"; auto is 13:23 for taxon
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "eval_every"):
@@ -63,7 +63,7 @@ class FinetuneConfig:
 
         if self.task != "taxon":
             return None
-        return MemoryConfig.parse("13:21" if self.kmer_memory == "auto" else self.kmer_memory)
+        return MemoryConfig.parse("13:23" if self.kmer_memory == "auto" else self.kmer_memory)
         if not self.lr > 0:
             raise InputError(f"--lr must be positive, got {self.lr}")
 

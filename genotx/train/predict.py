@@ -103,7 +103,7 @@ class Predictor:
         self.columns = columns(task, self.classes, all_probs)
 
     @classmethod
-    def load(cls, model_dir: str, task: str, **options) -> "Predictor":
+    def load(cls, model_dir: str, task: str, *, use_memory: bool = True, **options) -> "Predictor":
         from genotx.models import load_checkpoint
 
         model, tokenizer, metadata = load_checkpoint(model_dir)
@@ -114,7 +114,7 @@ class Predictor:
         if trained_for != task:
             raise InputError(f"{model_dir}: model was fine-tuned for task {trained_for!r}, not {task!r}")
         memory = None
-        if metadata.get("kmer_memory"):
+        if metadata.get("kmer_memory") and use_memory:
             from genotx.tasks.kmer_memory import KmerMemory
 
             path = os.path.join(model_dir, str(metadata["kmer_memory"].get("file", "")))
@@ -131,9 +131,15 @@ class Predictor:
         torch = import_torch()
         order = np.argsort([len(s) for s in seqs], kind="stable")
         pieces = []
+        # A fitted model weight of 0 means the memory decides alone: the forward pass would be multiplied by 0.
+        model_unused = self.memory is not None and self.memory.weights[0] == 0
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 chunk = [seqs[i] for i in order[start : start + self.batch_size]]
+                if model_unused:
+                    no_model = np.zeros((len(chunk), len(self.classes)), dtype=np.float32)
+                    pieces.append(self.memory.combine(no_model, self.memory.evidence(chunk)))
+                    continue
                 ids, mask = encode_sequences(self.tokenizer, chunk, self.model.config.max_len)
                 logits = self.model(ids, mask).logits.float()
                 if self.memory is not None:
