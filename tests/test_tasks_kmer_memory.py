@@ -95,7 +95,7 @@ def test_bits_mark_exactly_the_buckets_of_the_species_kmers(genomes, memory):
                 seen.update(c for c in (reference_code(text[i : i + 11]) for i in range(len(text) - 10)) if c is not None)
     expected = np.zeros(1 << 16, dtype=np.uint8)
     expected[bucket_of(np.array(sorted(seen), dtype=np.uint64), 16)] = 1
-    np.testing.assert_array_equal(memory.bits[:-1, t], expected)
+    np.testing.assert_array_equal(memory.bit_matrix()[:, t], expected)
 
 
 def test_evidence_counts_hits_and_misses_per_species(memory):
@@ -103,7 +103,8 @@ def test_evidence_counts_hits_and_misses_per_species(memory):
     rng = np.random.default_rng(5)
     read = "".join(rng.choice(list("ACGTN"), p=[0.24, 0.24, 0.24, 0.24, 0.04], size=120))
     buckets = [b for b in kmer_buckets(encode(read), 11, 16) if b < 1 << 16]
-    expected = [sum(memory.hit_score[c] if memory.bits[b, c] else memory.miss_score for b in buckets)
+    bits = memory.bit_matrix()
+    expected = [sum(memory.hit_score[c] if bits[b, c] else memory.miss_score for b in buckets)
                 for c in range(memory.n_classes)]
     np.testing.assert_allclose(memory.evidence([read])[0], expected + [0.0], rtol=1e-5, atol=1e-4)
 
@@ -145,13 +146,26 @@ def test_fitted_weights_raise_validation_likelihood(genomes):
     assert nll(memory.combine(uniform, evidence)) < 0.8 * before
 
 
+@pytest.mark.parametrize("classes", [1, 3, 8, 9, 17, 70])
+def test_bit_lookup_round_trips_for_any_number_of_classes(classes):
+    rng = np.random.default_rng(classes)
+    bits = (rng.random((1 << 10, classes)) < 0.3).astype(np.uint8)
+    memory = KmerMemory(MemoryConfig(k=7, bits=10), bits)
+    np.testing.assert_array_equal(memory.bit_matrix(), bits)
+    read = "".join(rng.choice(list("ACGT"), size=60))
+    buckets = kmer_buckets(encode(read), 7, 10)
+    hits = bits[buckets].sum(axis=0)
+    expected = hits * memory.hit_score + (len(buckets) - hits) * memory.miss_score
+    np.testing.assert_allclose(memory.evidence([read])[0, :-1], expected, rtol=1e-5)
+
+
 def test_save_load_round_trip_is_exact(memory, tmp_path):
     memory.weights = (0.5, 1.25)
     path = tmp_path / "m.safetensors"
     memory.save(str(path))
     loaded = KmerMemory.load(str(path))
     assert loaded.config == memory.config and loaded.weights == memory.weights
-    np.testing.assert_array_equal(loaded.bits, memory.bits)
+    np.testing.assert_array_equal(loaded.bit_matrix(), memory.bit_matrix())
     assert path.stat().st_size < (1 << 16) * 3 / 8 + 1000  # one bit per bucket and class, plus the header
 
 

@@ -133,17 +133,23 @@ class KmerMemory:
     def __init__(self, config: MemoryConfig, bits: np.ndarray, weights: tuple[float, float] = (1.0, 1.0)):
         if bits.ndim != 2 or bits.shape[0] != 1 << config.bits:
             raise InputError(f"k-mer memory: bits of shape {bits.shape} do not match 2**{config.bits} buckets")
-        self.config = config
-        # One extra all-zero row: the bucket of k-mers with an N.
-        self.bits = np.vstack([bits.astype(np.uint8), np.zeros((1, bits.shape[1]), dtype=np.uint8)])
+        self.config, self.n_classes = config, bits.shape[1]
         self.weights = (float(weights[0]), float(weights[1]))  # (w_model, w_memory)
         filled = np.maximum(bits.mean(axis=0, dtype=np.float64), 1.0 / bits.shape[0])
         self.hit_score = np.log((1 - config.novel) / filled + config.novel)
         self.miss_score = float(np.log(config.novel))
+        # Each bucket's species bits as one integer (bit c = species c), so a read's buckets are
+        # looked up with one 1-D gather; an extra zero word is the bucket of k-mers with an N.
+        width = 1 << max(0, (self.n_classes - 1) // 8).bit_length()  # bytes: 1, 2, 4, 8, 16, ...
+        packed = np.zeros((bits.shape[0] + 1, width), dtype=np.uint8)
+        packed[:-1, : (self.n_classes + 7) // 8] = np.packbits(bits, axis=1, bitorder="little")
+        self._width = width
+        self._words = packed.view(np.dtype(f"<u{width}")).ravel() if width <= 8 else packed.view("<u8")
 
-    @property
-    def n_classes(self) -> int:
-        return self.bits.shape[1]
+    def bit_matrix(self) -> np.ndarray:
+        """(2**bits, classes) uint8: 1 where a k-mer of the species hashes to the bucket."""
+        raw = self._words[:-1].reshape(-1, 1).view(np.uint8) if self._width <= 8 else self._words[:-1].view(np.uint8)
+        return np.unpackbits(raw.reshape(len(raw), -1), axis=1, bitorder="little")[:, : self.n_classes]
 
     @classmethod
     def build(cls, genomes, config: MemoryConfig, *, report=None) -> "KmerMemory":
@@ -172,7 +178,10 @@ class KmerMemory:
         joined = "N".join(seqs) + "N" * k
         buckets = kmer_buckets(_CODES[np.frombuffer(joined.encode("ascii"), dtype=np.uint8)], k, self.config.bits)
         starts = np.cumsum([0] + [len(s) + 1 for s in seqs[:-1]])
-        hits = np.add.reduceat(np.take(self.bits, buckets, axis=0), starts, axis=0, dtype=np.int32)
+        words = np.take(self._words, buckets, axis=0)
+        species = np.unpackbits(words.view(np.uint8).reshape(len(buckets), self._width), axis=1,
+                                bitorder="little")[:, : self.n_classes]
+        hits = np.add.reduceat(species, starts, axis=0, dtype=np.int32)
         valid = np.add.reduceat((buckets != empty).astype(np.int32), starts)
         out = np.zeros((len(seqs), self.n_classes + 1), dtype=np.float32)
         out[:, :-1] = hits * self.hit_score + (valid[:, None] - hits) * self.miss_score
@@ -215,7 +224,7 @@ class KmerMemory:
         """Write the bits (one packed bit array per class) with the config and weights."""
         from safetensors.numpy import save_file
 
-        packed = np.packbits(np.ascontiguousarray(self.bits[:-1].T), axis=1)
+        packed = np.packbits(np.ascontiguousarray(self.bit_matrix().T), axis=1)
         meta = {"config": json.dumps(asdict(self.config)), "weights": json.dumps(self.weights)}
         save_file({"bits": packed}, path, metadata=meta)
 
