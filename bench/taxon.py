@@ -3,7 +3,9 @@
 One run builds a Kraken2 database from the shipped training genomes (minimal
 taxonomy written here: one node per species under the root), trains the
 k-mer logistic-regression baseline on reads simulated from the same genomes,
-and classifies the same read sets with every tool:
+and classifies the same read sets with every tool (`genotx` is the default model
+as `predict` runs it; when that model has a k-mer memory, `genotx-net` is its
+network alone, `predict --no-memory`):
 
 - reads simulated from the training genomes at 0, 1, 3 and 5 % error;
 - reads simulated (0-3 % error) from the held-out strains (H. pylori SJM180,
