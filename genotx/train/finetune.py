@@ -291,6 +291,17 @@ def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset
     metadata = {"task": data.task, "classes": data.classes, "finetune": asdict(cfg), "source": source,
                 "validation": best["metrics"], **data.metadata,
                 **({"kmer_memory": {k: v for k, v in memory_meta.items() if k != "validation"}} if memory_meta else {})}
+    if cfg.steps == 0:
+        # The weights are the source model's: keep how they were trained, and say what was redone.
+        with open(os.path.join(resolve_model_dir(pretrained), "config.json")) as fh:
+            trained = json.load(fh).get("metadata") or {}
+        metadata.update(finetune=trained.get("finetune"), source=trained.get("source"),
+                        rebuilt={"from": str(pretrained), "finetune": asdict(cfg)})
+        result.update(source=trained.get("source"), rebuilt_from=str(pretrained))
+        source_metrics = os.path.join(resolve_model_dir(pretrained), "metrics.json")
+        if os.path.exists(source_metrics):
+            with open(source_metrics) as fh:
+                result["history"] = json.load(fh).get("history", [])
     save_checkpoint(out_dir, model, tokenizer, metadata, extra_files=extra_files)
     _write_json_atomic(os.path.join(out_dir, "metrics.json"), result)
     return result
