@@ -19,12 +19,16 @@ def test_fast_path_is_built_where_a_c_compiler_exists():
         assert fastq.fast is not None, "pip install -e . should have built genotx/io/_fastq.c"
 
 
-def _outcome(data: bytes, cuts: list[int], use_fast: bool, batch: int = 3):
+def _outcome(data: bytes, cuts: list[int], use_fast: bool, batch: int = 3, keep_quals: bool = True):
     pieces = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
     try:
-        return list(fastq.fastq_records(iter(pieces), "x.fq", batch, use_fast=use_fast))
+        return list(fastq.fastq_records(iter(pieces), "x.fq", batch, use_fast=use_fast, keep_quals=keep_quals))
     except InputError as exc:
         return f"error: {exc}"
+
+
+def _without_quals(outcome):
+    return outcome if isinstance(outcome, str) else [(first, i, s, None) for first, i, s, _ in outcome]
 
 
 ids = st.text("abcXYZ019_:./", min_size=1, max_size=8)
@@ -62,6 +66,20 @@ def test_fast_and_strict_paths_give_the_same_error_or_records_on_damaged_input(d
     damaged = data[:at] + byte + data[at + int(replace):]
     cuts = sorted(c % (len(damaged) + 1) for c in cuts)
     assert _outcome(damaged, cuts, True) == _outcome(damaged, cuts, False)
+
+
+@needs_fast
+@settings(max_examples=300, deadline=None)
+@given(fastq_text(), st.integers(0, 10_000), st.sampled_from([b"\x01", b"\xc3", b" ", b"I", b"\n"]),
+       st.lists(st.integers(0, 2000), max_size=3), st.booleans())
+def test_dropping_qualities_keeps_their_checks_and_the_records(data, at, byte, cuts, damage):
+    """keep_quals=False (tokenize, predict): same records and errors, only without the qualities."""
+    at = at % (len(data) + 1)
+    data = data[:at] + byte + data[at + 1 :] if damage else data
+    cuts = sorted(c % (len(data) + 1) for c in cuts)
+    reference = _without_quals(_outcome(data, cuts, False))
+    assert _outcome(data, cuts, True, keep_quals=False) == reference
+    assert _outcome(data, cuts, False, keep_quals=False) == reference
 
 
 @needs_fast

@@ -55,5 +55,5 @@ def run(
     predictor = Predictor.load(model or default_model(task), task, batch_size=batch_size, min_prob=min_prob,
                                all_probs=all_probs, precision=precision, use_memory=memory)
     with TsvWriter(predictor.columns) as out:
-        for batch in iter_batches(paths_or_stdin(inputs)):
+        for batch in iter_batches(paths_or_stdin(inputs), quals=False):
             out.write_rows(predictor.rows(batch))

@@ -109,7 +109,7 @@ def _write_rows(out: TsvWriter, text, fast, paths: list[str]) -> None:
     pending = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         try:
-            for batch in iter_batches(paths):
+            for batch in iter_batches(paths, quals=False):  # rows never show qualities
                 if len(batch):
                     job = pool.submit(write_batch, batch)
                     if pending is not None:
@@ -139,7 +139,7 @@ def _stats(tok, paths: list[str]):
         for path in paths:
             reads = bases = tokens = consistent = 0
             used = np.zeros(tok.vocab_size, dtype=bool)
-            for batch in iter_batches([path]):
+            for batch in iter_batches([path], quals=False):
                 encoded = tok.encode_batch(batch.seqs)
                 reads += len(batch)
                 bases += sum(map(len, batch.seqs))

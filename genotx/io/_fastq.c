@@ -76,12 +76,17 @@ static PyObject *sequence_str(const unsigned char *p, Py_ssize_t n, int *bad)
 }
 
 /* A new str of the n printable ASCII characters at p; *bad is set when one is outside lo..hi. */
-static PyObject *ascii_str(const unsigned char *p, Py_ssize_t n, unsigned char lo, unsigned char hi, int *bad)
+static int ascii_ok(const unsigned char *p, Py_ssize_t n, unsigned char lo, unsigned char hi)
 {
     unsigned char ok = 1;
     for (Py_ssize_t i = 0; i < n; i++)
         ok &= (unsigned char)((unsigned char)(p[i] - lo) <= (unsigned char)(hi - lo));
-    if (!ok) {
+    return ok;
+}
+
+static PyObject *ascii_str(const unsigned char *p, Py_ssize_t n, unsigned char lo, unsigned char hi, int *bad)
+{
+    if (!ascii_ok(p, n, lo, hi)) {
         *bad = 1;
         return PyUnicode_New(0, 127);
     }
@@ -132,9 +137,14 @@ static Py_ssize_t parse_records(const unsigned char *p, Py_ssize_t n, PyObject *
             return REFUSE;
         int bad = 0;
         if (append_new(ids, ascii_str(h + 1, id_end - h - 1, 33, 126, &bad)) < 0 ||
-            append_new(seqs, sequence_str(s, seq_len, &bad)) < 0 ||
-            append_new(quals, ascii_str(q, qual_len, 33, 126, &bad)) < 0)
+            append_new(seqs, sequence_str(s, seq_len, &bad)) < 0)
             return FAILED;
+        if (quals != NULL) {
+            if (append_new(quals, ascii_str(q, qual_len, 33, 126, &bad)) < 0)
+                return FAILED;
+        } else if (!ascii_ok(q, qual_len, 33, 126)) { /* checked all the same, not kept */
+            bad = 1;
+        }
         if (bad)
             return REFUSE;
         pos = (e4 + 1) - p;
@@ -192,10 +202,12 @@ static Py_ssize_t parse_split_record(Py_buffer *rest, Py_buffer *piece, PyObject
 static PyObject *parse(PyObject *self, PyObject *args)
 {
     Py_buffer rest, piece;
-    if (!PyArg_ParseTuple(args, "y*y*", &rest, &piece))
+    int keep_quals = 1;
+    if (!PyArg_ParseTuple(args, "y*y*|p", &rest, &piece, &keep_quals))
         return NULL;
-    PyObject *ids = PyList_New(0), *seqs = PyList_New(0), *quals = PyList_New(0), *result = NULL;
-    if (ids == NULL || seqs == NULL || quals == NULL)
+    PyObject *ids = PyList_New(0), *seqs = PyList_New(0), *quals = keep_quals ? PyList_New(0) : NULL;
+    PyObject *result = NULL;
+    if (ids == NULL || seqs == NULL || (keep_quals && quals == NULL))
         goto done;
     int status = 0;
     Py_ssize_t start = 0, used = 0;
@@ -206,7 +218,7 @@ static PyObject *parse(PyObject *self, PyObject *args)
         if (status == REFUSE)
             goto refuse;
         if (start < 0) { /* the piece ends inside the same record */
-            result = Py_BuildValue("(OOOn)", ids, seqs, quals, (Py_ssize_t)-1);
+            result = Py_BuildValue("(OOOn)", ids, seqs, quals ? quals : Py_None, (Py_ssize_t)-1);
             goto done;
         }
     }
@@ -215,7 +227,7 @@ static PyObject *parse(PyObject *self, PyObject *args)
         goto done;
     if (used == REFUSE)
         goto refuse;
-    result = Py_BuildValue("(OOOn)", ids, seqs, quals, start + used);
+    result = Py_BuildValue("(OOOn)", ids, seqs, quals ? quals : Py_None, start + used);
     goto done;
 refuse:
     result = Py_NewRef(Py_None);
@@ -230,10 +242,11 @@ done:
 
 static PyMethodDef methods[] = {
     {"parse", parse, METH_VARARGS,
-     "parse(rest, piece) -> (ids, seqs, quals, used) for the complete well-formed FASTQ records of "
+     "parse(rest, piece, keep_quals=True) -> (ids, seqs, quals, used) for the complete well-formed FASTQ "
+     "records of "
      "rest + piece (rest: under four lines left from the last piece); used = bytes of piece consumed, "
      "-1 when piece does not finish the record begun in rest; None at the first record the strict "
-     "parser must judge."},
+     "parser must judge. keep_quals=False checks the qualities but returns None for them."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -47,7 +47,7 @@ class Batcher:
     def add(self, ids: list[str], seqs: list[str], quals: list[str] | None = None) -> None:
         self.ids += ids
         self.seqs += seqs
-        if quals is not None:
+        if self.quals is not None:
             self.quals += quals
 
     def take(self, final: bool = False) -> Iterator[tuple[int, list[str], list[str], list[str] | None]]:
@@ -67,15 +67,19 @@ MAX_RECORD_CHARS = 1 << 31  # a record this long is surely not FASTQ (no newline
 FAST_CARRY_LIMIT = 1 << 20  # a record this long goes to the strict parser, which joins long records once
 
 
-def fastq_records(pieces: Iterator[bytes], name: str, batch_size: int, use_fast: bool = True):
-    """Yield ``(first, ids, seqs, quals)`` for consecutive batches of a FASTQ stream."""
-    out = Batcher(batch_size, with_quals=True)
+def fastq_records(pieces: Iterator[bytes], name: str, batch_size: int, use_fast: bool = True,
+                  keep_quals: bool = True):
+    """Yield ``(first, ids, seqs, quals)`` for consecutive batches of a FASTQ stream.
+
+    ``keep_quals=False``: qualities are checked all the same, but ``quals`` is None.
+    """
+    out = Batcher(batch_size, with_quals=keep_quals)
     pieces = iter(pieces)
     number = 1
     if fast is not None and use_fast:
         rest = b""
         for piece in pieces:
-            parsed = fast.parse(rest, piece)
+            parsed = fast.parse(rest, piece, keep_quals)
             if parsed is None:
                 pieces = chain((rest + piece,), pieces)  # the strict parser judges from here on
                 break

@@ -81,11 +81,13 @@ def sniff(chunks: Iterator[bytes], name: str) -> tuple[str | None, Iterator[byte
     return None, iter(())
 
 
-def iter_batches(paths: Iterable[str] | None = None, batch_size: int = DEFAULT_BATCH) -> Iterator[RecordBatch]:
+def iter_batches(paths: Iterable[str] | None = None, batch_size: int = DEFAULT_BATCH,
+                 quals: bool = True) -> Iterator[RecordBatch]:
     """Yield validated batches of at most `batch_size` records from each input in turn.
 
-    ``-`` or no paths: stdin. Example: ``sum(len(b) for b in iter_batches(["reads.fq.gz"]))``
-    counts the reads.
+    ``-`` or no paths: stdin. ``quals=False``: FASTQ qualities are still checked but not
+    kept (``batch.quals`` is None, as for FASTA), for commands that never read them.
+    Example: ``sum(len(b) for b in iter_batches(["reads.fq.gz"]))`` counts the reads.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -96,9 +98,12 @@ def iter_batches(paths: Iterable[str] | None = None, batch_size: int = DEFAULT_B
             fmt, chunks = sniff(raw, name)
             if fmt is None:
                 continue
-            parse = fastq_records if fmt == "fastq" else fasta_records
-            for first, ids, seqs, quals in parse(chunks, name, batch_size):
-                yield RecordBatch(name, first, ids, seqs, quals)
+            if fmt == "fastq":
+                batches = fastq_records(chunks, name, batch_size, keep_quals=quals)
+            else:
+                batches = fasta_records(chunks, name, batch_size)
+            for first, ids, seqs, kept in batches:
+                yield RecordBatch(name, first, ids, seqs, kept)
         finally:
             raw.close()  # closes the file and stops an inflating thread, also on errors
 

@@ -32,7 +32,7 @@ def training_words(paths: list[str], seed: int, both_strands: bool, seen: dict, 
     """Words of the training text; counts input bases in ``seen["bases"]`` as it goes."""
     rng = np.random.default_rng(seed)
     seen.setdefault("bases", 0)
-    for batch in iter_batches(paths):
+    for batch in iter_batches(paths, quals=False):
         for seq in batch.seqs:
             seen["bases"] += len(seq)
             for piece in _N_RUNS.split(seq):

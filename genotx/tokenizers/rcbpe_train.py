@@ -34,7 +34,7 @@ MIN_COUNT = 2
 def read_training_tokens(paths: list[str], separator: int, progress=None) -> tuple[np.ndarray, int]:
     """Single-base ids of all input sequences, N and sequence ends as separators."""
     parts, bases = [np.array([separator], dtype=np.int32)], 0
-    for batch in iter_batches(paths):
+    for batch in iter_batches(paths, quals=False):
         lengths = np.fromiter(map(len, batch.seqs), dtype=np.int64, count=len(batch.seqs))
         codes = base_codes("".join(batch.seqs)).astype(np.int32)
         ids = np.where(codes == N_CODE, separator, codes + FIRST_BASE_ID)
