@@ -43,3 +43,25 @@ def import_torch():
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return torch
+
+
+def set_malloc(*, mmap_threshold: int, trim_threshold: int | None = None) -> bool:
+    """Set glibc's malloc thresholds for this process (bytes); False where glibc is not the allocator.
+
+    ``mmap_threshold``: blocks of at least this size get their own mapping, returned to
+    the kernel when freed; smaller ones come from the heap. Setting it also stops glibc
+    from raising the threshold by itself. ``trim_threshold``: free heap memory above
+    this is handed back. Example: ``set_malloc(mmap_threshold=8 << 20)``.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+    ok = mallopt(m_mmap_threshold, mmap_threshold) == 1
+    if trim_threshold is not None:
+        ok = mallopt(m_trim_threshold, trim_threshold) == 1 and ok
+    return ok

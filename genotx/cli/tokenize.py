@@ -52,17 +52,10 @@ def _keep_freed_memory() -> None:
     more time than the tokenization itself (measured: system time 0.15 s -> 0.01 s
     on 140,000 reads). Elsewhere than glibc this does nothing.
     """
-    import ctypes
-    import ctypes.util
+    from genotx.runtime import set_malloc
 
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
-    mallopt(m_mmap_threshold, 64 << 20)  # arrays below 64 MB come from the heap
-    mallopt(m_trim_threshold, 256 << 20)  # and up to 256 MB of freed heap memory is kept
+    # Arrays below 64 MB come from the heap, and up to 256 MB of freed heap memory is kept.
+    set_malloc(mmap_threshold=64 << 20, trim_threshold=256 << 20)
 
 
 def _raw_stream(stream):
