@@ -212,3 +212,14 @@ def test_max_tokens_sets_the_number_of_steps_from_tokens_per_step():
     assert _total_steps(cfg.replace(max_steps=3), tokens_per_window=10, views=1, world=1) == 3  # the smaller wins
     with pytest.raises(InputError, match="--max-steps or --max-tokens"):
         TrainConfig(max_steps=None)
+
+
+def test_set_malloc_takes_effect_under_glibc():
+    import platform
+
+    from genotx.runtime import set_malloc
+
+    took = set_malloc(mmap_threshold=32 << 20, trim_threshold=128 << 20)
+    assert took == (platform.libc_ver()[0] == "glibc")
+    # Back to glibc's defaults for the rest of this process (128 kB mapping, 128 kB trim).
+    set_malloc(mmap_threshold=128 << 10, trim_threshold=128 << 10)
