@@ -170,8 +170,9 @@ def test_missing_memory_file_is_a_clear_error(taxon_model, tmp_path, small_reads
     (["--task", "regulatory", "--kmer-memory", "13:21"], b"--kmer-memory is for --task taxon"),
     (["--task", "taxon", "--kmer-memory", "13:x"], b"--kmer-memory"),
     (["--task", "taxon", "--steps", "0"], b"--steps 0"),
+    (["--task", "taxon", "--lr", "0"], b"--lr must be positive"),
 ])
-def test_bad_memory_and_step_options_exit_2(tmp_path, args, message):
+def test_bad_memory_step_and_lr_options_exit_2(tmp_path, args, message):
     proc = genotx("finetune", *args, SMALL_GENOMES[0], "-o", tmp_path / "m", check=False)
     assert proc.returncode == 2 and message in proc.stderr and b"Traceback" not in proc.stderr
 

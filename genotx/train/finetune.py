@@ -55,6 +55,8 @@ class FinetuneConfig:
             raise InputError(f"--steps must be at least 0, got {self.steps}")
         if self.kmer_memory not in ("auto", "off") and self.task != "taxon":
             raise InputError(f"--kmer-memory is for --task taxon (it memorises genomes), not {self.task}")
+        if not self.lr > 0:
+            raise InputError(f"--lr must be positive, got {self.lr}")
         self.memory_config()  # a malformed spec fails before any data is read
 
     def memory_config(self):
@@ -64,8 +66,6 @@ class FinetuneConfig:
         if self.task != "taxon":
             return None
         return MemoryConfig.parse("13:23" if self.kmer_memory == "auto" else self.kmer_memory)
-        if not self.lr > 0:
-            raise InputError(f"--lr must be positive, got {self.lr}")
 
 
 def encode_sequences(tokenizer, seqs: list, max_tokens: int):
