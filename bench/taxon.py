@@ -50,6 +50,7 @@ import numpy as np  # noqa: E402
 from genotx.io import iter_records  # noqa: E402
 from genotx.tasks.baselines import LinearBaseline  # noqa: E402
 from genotx.tasks.metrics import classification_metrics  # noqa: E402
+from genotx.tasks.kmer_memory import canonical_kmers  # noqa: E402
 from genotx.tasks.simulate import ErrorModel, ReadSimulator, parse_truth, to_fastq  # noqa: E402
 from genotx.tasks.taxon import UNCLASSIFIED, encode, load_genomes, shipped_genomes, shipped_taxa  # noqa: E402
 
@@ -196,19 +197,9 @@ def genotx_predict(fastq, threads, work, *options):
 # --- truth of the real reads -------------------------------------------------------------
 
 def _canonical_kmers(codes: np.ndarray, k: int) -> np.ndarray:
-    n = len(codes) - k + 1
-    if n <= 0:
-        return np.zeros(0, dtype=np.uint64)
-    fwd = np.zeros(n, dtype=np.uint64)
-    rev = np.zeros(n, dtype=np.uint64)
-    has_n = np.zeros(n, dtype=bool)
-    c = codes.astype(np.uint64)
-    for j in range(k):
-        part = c[j : j + n]
-        has_n |= part == 4
-        fwd = fwd * np.uint64(4) + np.minimum(part, np.uint64(3))
-        rev = rev + ((np.uint64(3) - np.minimum(part, np.uint64(3))) << np.uint64(2 * j))
-    return np.minimum(fwd, rev)[~has_n]
+    """The canonical k-mers of ``codes`` without N, as 2-bit codes."""
+    kmers, valid = canonical_kmers(codes, k)
+    return kmers[valid]
 
 
 def kmer_tables(genomes, cache: Path) -> list[np.ndarray]:

@@ -44,18 +44,15 @@ Example::
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from genotx.errors import InputError
+from genotx.tasks.taxon import encode
 
 FILE = "kmer_memory.safetensors"
 _HASH = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (Fibonacci hashing): top bits are well mixed
-_CODES = np.full(256, 4, dtype=np.uint8)
-for _i, _c in enumerate(b"ACGT"):
-    _CODES[_c] = _i
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,7 +115,7 @@ def bucket_of(kmers: np.ndarray, bits: int) -> np.ndarray:
 def kmer_buckets(codes: np.ndarray, k: int, bits: int) -> np.ndarray:
     """Bucket of the canonical k-mer starting at each position; ``2**bits`` for k-mers with N.
 
-    The memory keeps a zero row at index ``2**bits``, so invalid k-mers add nothing.
+    The memory keeps an all-zero entry at index ``2**bits``, so invalid k-mers add nothing.
     Example: ``kmer_buckets(encode("ACGTTN"), 3, 8)`` has 4 entries, the last one 256.
     """
     kmers, valid = canonical_kmers(codes, k)
@@ -141,15 +138,14 @@ class KmerMemory:
         # Each bucket's species bits as one integer (bit c = species c), so a read's buckets are
         # looked up with one 1-D gather; an extra zero word is the bucket of k-mers with an N.
         width = 1 << max(0, (self.n_classes - 1) // 8).bit_length()  # bytes: 1, 2, 4, 8, 16, ...
-        packed = np.zeros((bits.shape[0] + 1, width), dtype=np.uint8)
-        packed[:-1, : (self.n_classes + 7) // 8] = np.packbits(bits, axis=1, bitorder="little")
-        self._width = width
-        self._words = packed.view(np.dtype(f"<u{width}")).ravel() if width <= 8 else packed.view("<u8")
+        self._bytes = np.zeros((bits.shape[0] + 1, width), dtype=np.uint8)
+        self._bytes[:-1, : (self.n_classes + 7) // 8] = np.packbits(bits, axis=1, bitorder="little")
+        words = self._bytes.view(f"<u{min(width, 8)}")  # (buckets + 1, width / 8) beyond 64 species
+        self._words = words.ravel() if width <= 8 else words
 
     def bit_matrix(self) -> np.ndarray:
         """(2**bits, classes) uint8: 1 where a k-mer of the species hashes to the bucket."""
-        raw = self._words[:-1].reshape(-1, 1).view(np.uint8) if self._width <= 8 else self._words[:-1].view(np.uint8)
-        return np.unpackbits(raw.reshape(len(raw), -1), axis=1, bitorder="little")[:, : self.n_classes]
+        return np.unpackbits(self._bytes[:-1], axis=1, bitorder="little")[:, : self.n_classes]
 
     @classmethod
     def build(cls, genomes, config: MemoryConfig, *, report=None) -> "KmerMemory":
@@ -176,10 +172,10 @@ class KmerMemory:
         # One pass over all reads: an N between reads (and k of them at the end) makes every
         # k-mer that spans two reads invalid, so each read's segment counts only its own k-mers.
         joined = "N".join(seqs) + "N" * k
-        buckets = kmer_buckets(_CODES[np.frombuffer(joined.encode("ascii"), dtype=np.uint8)], k, self.config.bits)
+        buckets = kmer_buckets(encode(joined), k, self.config.bits)
         starts = np.cumsum([0] + [len(s) + 1 for s in seqs[:-1]])
         words = np.take(self._words, buckets, axis=0)
-        species = np.unpackbits(words.view(np.uint8).reshape(len(buckets), self._width), axis=1,
+        species = np.unpackbits(words.view(np.uint8).reshape(len(buckets), -1), axis=1,
                                 bitorder="little")[:, : self.n_classes]
         hits = np.add.reduceat(species, starts, axis=0, dtype=np.int32)
         valid = np.add.reduceat((buckets != empty).astype(np.int32), starts)
@@ -246,8 +242,3 @@ class KmerMemory:
             raise InputError(f"{path}: k-mer memory bits have shape {packed.shape}, not (classes, 2**{config.bits} / 8)")
         return cls(config, np.unpackbits(packed, axis=1).T, weights)
 
-
-def load_memory(model_dir: str) -> "KmerMemory | None":
-    """The memory stored beside a model, or None when it has none."""
-    path = os.path.join(model_dir, FILE)
-    return KmerMemory.load(path) if os.path.exists(path) else None
