@@ -38,7 +38,8 @@ def one(objective: str, mixer: str, bf16: bool, steps: int, seq_len: int) -> dic
     from genotx.models import GenomicModel
     from genotx.objectives import build_objective
     from genotx.train.config import TrainConfig
-    from genotx.train.data import GenomeSplit, load_genome, step_rng
+    from genotx.io.genome import load_genome
+    from genotx.objectives.windows import GenomeSplit, step_rng
     from genotx.train.loop import _loss_module, _optimizer
     from genotx.train.setup import make_tokenizer, model_config
 

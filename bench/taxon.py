@@ -50,9 +50,11 @@ import numpy as np  # noqa: E402
 from genotx.io import iter_records  # noqa: E402
 from genotx.tasks.baselines import LinearBaseline  # noqa: E402
 from genotx.tasks.metrics import classification_metrics  # noqa: E402
-from genotx.tasks.kmer_memory import canonical_kmers  # noqa: E402
-from genotx.tasks.simulate import ErrorModel, ReadSimulator, parse_truth, to_fastq  # noqa: E402
-from genotx.tasks.taxon import UNCLASSIFIED, encode, load_genomes, shipped_genomes, shipped_taxa  # noqa: E402
+from genotx.taxon.kmer_index import canonical_kmers  # noqa: E402
+from genotx.taxon.simulate import ErrorModel, ReadSimulator, parse_truth, to_fastq  # noqa: E402
+from genotx.io.codes import decode, encode  # noqa: E402
+from genotx.taxon import UNCLASSIFIED  # noqa: E402
+from genotx.taxon.genomes import load_genomes, shipped_genomes, shipped_taxa  # noqa: E402
 
 REAL_READS = ["/work/shared/data/reads/SRR059298_subset-reads1-20000.fastq.gz",
               "/work/shared/data/reads/ERR127302_1_subset.fastq.gz"]
@@ -69,10 +71,16 @@ def simulate(genomes, n, rate, seed, path):
 
 # --- Kraken2 ---------------------------------------------------------------------------
 
+def _digest(genomes) -> str:
+    """Names the cached files built from a genome set."""
+    labelled = zip(genomes.genomes, genomes.taxon_of)
+    return hashlib.sha1("".join(f"{g.path}:{g.bp}:{t}" for g, t in labelled).encode()).hexdigest()[:12]
+
+
 def build_kraken_db(genomes, threads, cache: Path) -> tuple[Path, dict[int, str]]:
     """Database with taxid 100 + i for species i (our own ids; one genome lacks an NCBI taxid)."""
     taxids = {100 + i: t.label for i, t in enumerate(genomes.taxa)}
-    digest = hashlib.sha1("".join(f"{g.path}:{g.bp}:{g.taxon}" for g in genomes.genomes).encode()).hexdigest()[:12]
+    digest = _digest(genomes)
     db = cache / f"kraken2-{digest}"
     if (db / "hash.k2d").exists():
         return db, taxids
@@ -86,10 +94,9 @@ def build_kraken_db(genomes, threads, cache: Path) -> tuple[Path, dict[int, str]
             nodes.write(f"{taxid}\t|\t1\t|\tspecies\t|\n")
     library = tmp / "genomes.fa"
     with open(library, "w") as out:
-        for g in genomes.genomes:
-            for rid, codes in zip(g.record_ids, g.records):
-                seq = np.frombuffer(b"ACGTN", dtype=np.uint8)[codes].tobytes().decode()
-                out.write(f">{rid.replace('|', '_')}|kraken:taxid|{100 + g.taxon}\n{seq}\n")
+        for g, t in zip(genomes.genomes, genomes.taxon_of):
+            for rid, codes in zip(g.ids, g.records):
+                out.write(f">{rid.replace('|', '_')}|kraken:taxid|{100 + t}\n{decode(codes)}\n")
     run = dict(check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     subprocess.run(["kraken2-build", "--add-to-library", str(library), "--db", str(tmp), "--no-masking"], **run)
     subprocess.run(["kraken2-build", "--build", "--db", str(tmp), "--threads", str(threads)], **run)
@@ -175,7 +182,7 @@ def uses_memory() -> bool:
     """Whether the default taxon model has a k-mer memory (then its network alone is a column too)."""
     import json
 
-    from genotx.train.predict import default_model
+    from genotx.shipped import default_model
 
     return bool(json.load(open(Path(default_model("taxon")) / "config.json"))["metadata"].get("kmer_memory"))
 
@@ -204,12 +211,12 @@ def _canonical_kmers(codes: np.ndarray, k: int) -> np.ndarray:
 
 def kmer_tables(genomes, cache: Path) -> list[np.ndarray]:
     """Sorted canonical 25-mers of each taxon's genomes (cached on disk as .npy)."""
-    digest = hashlib.sha1("".join(f"{g.path}:{g.bp}:{g.taxon}" for g in genomes.genomes).encode()).hexdigest()[:12]
+    digest = _digest(genomes)
     tables = []
     for t, taxon in enumerate(genomes.taxa):
         path = cache / f"kmers{TRUTH_K}-{digest}-{t}.npy"
         if not path.exists():
-            parts = [_canonical_kmers(c, TRUTH_K) for g in genomes.genomes if g.taxon == t for c in g.records]
+            parts = [_canonical_kmers(c, TRUTH_K) for g in genomes.of_taxon(t) for c in g.records]
             np.save(f"{path}.tmp.npy", np.unique(np.concatenate(parts)))
             os.replace(f"{path}.tmp.npy", path)
         tables.append(np.load(path))
@@ -326,7 +333,7 @@ def main() -> None:
 
 def regulatory_baselines() -> None:
     """Baselines of the regulatory sets shipped in data/labelled, on held-out splits."""
-    from genotx.tasks import data_path
+    from genotx.shipped import data_path
     from genotx.tasks.metrics import auroc
     from genotx.tasks.regulatory import load_class_fastas, load_labelled_tsv, stratified_split
 

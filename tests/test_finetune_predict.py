@@ -146,15 +146,38 @@ def test_no_memory_flag_predicts_with_the_network_alone(taxon_model, tmp_path, s
     assert flagged.splitlines()[1:] == alone.splitlines()[1:]
 
 
-def test_a_zero_network_weight_gives_the_memory_posterior(taxon_model, small_reads):
-    from genotx.train.predict import Predictor
+def test_a_zero_network_weight_gives_the_memory_posterior_without_loading_the_network(taxon_model, tmp_path,
+                                                                                    small_reads):
+    import json
 
-    predictor = Predictor.load(str(taxon_model), "taxon")
+    from genotx.inference.predict import Predictor
+    from genotx.taxon.combine import Weights, combine
+
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    for name in ("tokenizer.json", "model.safetensors", "kmer_memory.safetensors"):
+        (alone / name).write_bytes((taxon_model / name).read_bytes())
+    config = json.loads((taxon_model / "config.json").read_text())
+    config["metadata"]["kmer_memory"]["weights"] = [0.0, 0.7]
+    (alone / "config.json").write_text(json.dumps(config))
+    predictor = Predictor.load(str(alone), "taxon")
+    classifier = predictor.classifier
+    assert classifier.network is None  # decided once, at load: the network is never read
     seqs = small_reads.decode().splitlines()[1::4][:64]
-    predictor.memory.weights = (0.0, 0.7)
-    expected = predictor.memory.combine(np.zeros((len(seqs), len(predictor.classes)), dtype=np.float32),
-                                        predictor.memory.evidence(seqs))
+    expected = combine(Weights(0.0, 0.7), np.zeros((len(seqs), len(predictor.classes)), dtype=np.float32),
+                       classifier.index.evidence(seqs))
     np.testing.assert_allclose(predictor.outputs(seqs), expected, rtol=1e-6)
+
+
+def test_a_nonzero_network_weight_loads_the_network(taxon_model):
+    import json
+
+    from genotx.inference.predict import Predictor
+
+    weights = json.loads((taxon_model / "config.json").read_text())["metadata"]["kmer_memory"]["weights"]
+    classifier = Predictor.load(str(taxon_model), "taxon").classifier
+    assert (classifier.network is not None) == (weights[0] != 0)
+    assert Predictor.load(str(taxon_model), "taxon", use_memory=False).classifier.network is not None
 
 
 def test_missing_memory_file_is_a_clear_error(taxon_model, tmp_path, small_reads):

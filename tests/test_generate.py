@@ -80,7 +80,7 @@ def test_generation_matches_sampling_from_the_full_forward_pass(runs):
 
     from genotx.models import load_checkpoint
     from genotx.tokenizers import CLS_ID
-    from genotx.train.sample import sample
+    from genotx.inference.sample import sample
 
     model, tok, _ = load_checkpoint(os.path.join(runs["ar"], "model"))
     model.eval()

@@ -9,13 +9,9 @@ import pytest
 
 from genotx.errors import InputError
 from genotx.io import revcomp
-from genotx.train.data import (
-    GenomeSplit,
-    codes_to_strings,
-    load_genome,
-    revcomp_codes,
-    strings_to_codes,
-)
+from genotx.io.codes import codes_to_strings, revcomp_codes, strings_to_codes
+from genotx.io.genome import load_genome
+from genotx.objectives.windows import GenomeSplit
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 GENOME = os.path.join(DATA, "pretrain_saureus.fa.gz")

@@ -8,9 +8,9 @@ import pytest
 
 from genotx.errors import InputError
 from genotx.io import iter_records, revcomp
-from genotx.tasks import data_path
-from genotx.tasks.simulate import ErrorModel, ReadSimulator, parse_truth, to_fastq
-from genotx.tasks.taxon import load_genomes
+from genotx.shipped import data_path
+from genotx.taxon.simulate import ErrorModel, ReadSimulator, parse_truth, to_fastq
+from genotx.taxon.genomes import load_genomes
 
 SMALL = ["homo_sapiens-mitochondrion.fa.gz", "deformed_wing_virus-NC_004830.fa.gz",
          "varroa_destructor_virus_1-NC_006494.fa.gz"]
@@ -26,7 +26,7 @@ def _genome_seq(genomes, read_id):
     name = parse_truth(read_id)
     record = read_id.split("seq=")[1].split("|")[0]
     for g in genomes.genomes:
-        for rid, codes in zip(g.record_ids, g.records):
+        for rid, codes in zip(g.ids, g.records):
             if rid.rstrip("|").split("|")[-1] == record:
                 return "".join(BASES[c] for c in codes), name
     raise AssertionError(f"record {record} not found")

@@ -7,13 +7,13 @@ import pytest
 
 from genotx.errors import InputError
 from genotx.io import revcomp
-from genotx.tasks import data_path
+from genotx.shipped import data_path
 from genotx.tasks.baselines import LinearBaseline, kmer_profiles, ridge_baseline
 from genotx.tasks.expression import grammar_value, load_values_tsv, simulate_expression
 from genotx.tasks.metrics import auroc, classification_metrics, regression_metrics
 from genotx.tasks.regulatory import load_class_fastas, load_labelled_tsv, stratified_split
-from genotx.tasks.simulate import ErrorModel, ReadSimulator
-from genotx.tasks.taxon import load_genomes, load_taxa_table, shipped_genomes, shipped_taxa
+from genotx.taxon.simulate import ErrorModel, ReadSimulator
+from genotx.taxon.genomes import load_genomes, load_taxa_table, shipped_genomes, shipped_taxa
 from genotx.tasks.variant import load_reference, load_variants
 
 REPO = data_path().parent

@@ -112,7 +112,7 @@ def test_zero_shot_score_is_negative_when_the_model_prefers_ref(tmp_path):
     from genotx.models import GenomicModel, ModelConfig
     from genotx.tasks.variant import load_variants
     from genotx.tokenizers import MASK_ID, build_tokenizer
-    from genotx.train.variant import score_variants
+    from genotx.inference.variant import score_variants
 
     torch.manual_seed(0)
     tok = build_tokenizer("char")

@@ -54,7 +54,7 @@ def run(
                                     help="taxon: hashed k-mer memory K:BITS beside the model (auto: 13:23), or off."),
 ) -> None:
     from genotx.progress import info
-    from genotx.tasks.simulate import ErrorModel
+    from genotx.taxon.simulate import ErrorModel
     from genotx.train.finetune import FinetuneConfig, finetune
     from genotx.train.taskdata import make_task_data
 

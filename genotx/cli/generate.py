@@ -80,7 +80,7 @@ def run(
                 f"{max(1, limit - 1 - max(len(p) for _, p in prompts))} bases with this prompt")
     from genotx.models import load_checkpoint
     from genotx.runtime import import_torch
-    from genotx.train.sample import sample
+    from genotx.inference.sample import sample
 
     torch = import_torch()
     model, tokenizer, _ = load_checkpoint(path)

@@ -41,16 +41,18 @@ def run(
     from genotx.io import TsvWriter, iter_batches
     from genotx.runtime import import_torch
 
-    require(task in ("taxon", "regulatory", "expression", "variant"),
-            f"unknown task {task!r}; choose taxon, regulatory, expression or variant")
+    from genotx.tasks import TASKS
+
+    require(task in TASKS, f"unknown task {task!r}; choose {', '.join(TASKS[:-1])} or {TASKS[-1]}")
     import_torch()
     if task == "variant":
-        from genotx.train.variant import score_variant_files
+        from genotx.inference.variant import score_variant_files
 
         require(model is not None, "variant scoring needs --model DIR (an MLM or AR checkpoint, or a variant classifier)")
         score_variant_files(model, paths_or_stdin(inputs), reference=reference, window=window, batch_size=batch_size)
         return
-    from genotx.train.predict import Predictor, default_model
+    from genotx.inference.predict import Predictor
+    from genotx.shipped import default_model
 
     predictor = Predictor.load(model or default_model(task), task, batch_size=batch_size, min_prob=min_prob,
                                all_probs=all_probs, precision=precision, use_memory=memory)

@@ -33,8 +33,8 @@ def run(
     balance: str = typer.Option("taxon", "--balance", help="Reads per taxon: 'taxon' equal, 'length' by genome size."),
     split: str = typer.Option("train", "--split", help="Shipped genomes to use without GENOMES: train, heldout or all."),
 ) -> None:
-    from genotx.tasks.simulate import ErrorModel, ReadSimulator, to_fastq
-    from genotx.tasks.taxon import load_genomes, shipped_genomes, shipped_taxa
+    from genotx.taxon.simulate import ErrorModel, ReadSimulator, to_fastq
+    from genotx.taxon.genomes import load_genomes, shipped_genomes, shipped_taxa
 
     if genomes:
         genome_set = load_genomes(list(genomes), taxa=taxa)

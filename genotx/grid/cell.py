@@ -28,7 +28,7 @@ import time
 from genotx.errors import InputError
 from genotx.grid.extrapolate import extrapolation_losses
 from genotx.grid.spec import EXTRAPOLATION, Cell
-from genotx.train.record import write_json_atomic
+from genotx.io.atomic import write_json_atomic
 
 # The single number that ranks configurations: the mean of each task's headline metric.
 HEADLINE = {"regulatory": "macro_f1", "taxon": "macro_f1", "expression": "pearson"}
@@ -53,7 +53,7 @@ def tokenizer_spec(spec: str, budget: dict) -> str:
 
 def _tokenizer_fasta(split, path: str, bases: int) -> None:
     """The first part of every record's training region, ``bases`` in all (the held-out tail stays unseen)."""
-    from genotx.train.data import codes_to_strings
+    from genotx.io.codes import codes_to_strings
 
     fraction = min(1.0, bases / max(1, split.train_bases))
     with open(path, "w", encoding="ascii") as out:
@@ -108,7 +108,7 @@ def tokens_for_budget(cfg, split, tokenizer, flops: float) -> int:
     import numpy as np
 
     from genotx.models import GenomicModel
-    from genotx.train.data import codes_to_strings
+    from genotx.io.codes import codes_to_strings
     from genotx.train.record import training_flops
     from genotx.train.setup import model_config
 
@@ -126,7 +126,8 @@ def tokens_for_budget(cfg, split, tokenizer, flops: float) -> int:
 
 def pretrain_cell(cell: Cell, budget: dict, run_dir: str, corpus: list[str], tokenizer_folder: str) -> dict:
     """The run record of the cell's pretraining (reused when run.json exists)."""
-    from genotx.train.data import GenomeSplit, load_genome
+    from genotx.io.genome import load_genome
+    from genotx.objectives.windows import GenomeSplit
     from genotx.train.loop import pretrain
     from genotx.train.setup import make_tokenizer
 

@@ -30,14 +30,14 @@ TASK_DATA_SEED = 0  # one split of every task for every cell and seed
 
 
 def taxa_table() -> str:
-    from genotx.tasks import data_path
+    from genotx.shipped import data_path
 
     return str(data_path("genomes", "taxa.tsv"))
 
 
 def corpus_files(corpus: str) -> list[str]:
     """Paths of the genomes of a named corpus (see the module docstring)."""
-    from genotx.tasks import data_path
+    from genotx.shipped import data_path
     from genotx.tasks._table import read_rows
 
     if corpus == "small-genomes":
@@ -49,7 +49,7 @@ def corpus_files(corpus: str) -> list[str]:
 
 
 def _chip():
-    from genotx.tasks import data_path
+    from genotx.shipped import data_path
     from genotx.tasks.regulatory import load_class_fastas
     from genotx.train.taskdata import TaskData
 
@@ -63,7 +63,7 @@ def _chip():
 
 def load_task(task: str, genomes: list[str], *, taxon_valid: int):
     """The TaskData of one grid task."""
-    from genotx.tasks import data_path
+    from genotx.shipped import data_path
     from genotx.train.taskdata import make_task_data
 
     if task == "taxon":

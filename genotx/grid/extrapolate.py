@@ -25,7 +25,8 @@ CANNOT_RUN = "cannot run"
 
 def held_out_windows(inputs: list[str], *, length: int, count: int, eval_fraction: float) -> np.ndarray:
     """(n, length) base codes from the held-out tail of the genomes (the tails pretraining never trains on)."""
-    from genotx.train.data import GenomeSplit, load_genome
+    from genotx.io.genome import load_genome
+    from genotx.objectives.windows import GenomeSplit
 
     genome = load_genome(inputs)
     longest_tail = int(np.ceil(genome.lengths * eval_fraction).max())
@@ -44,7 +45,7 @@ def window_loss(model, objective, codes: np.ndarray, *, seed: int, batch_size: i
     """Loss in nats per base of ``objective`` over the windows ``codes``, or CANNOT_RUN."""
     import torch
 
-    from genotx.train.data import step_rng
+    from genotx.objectives.windows import step_rng
 
     device = next(model.parameters()).device if hasattr(model, "parameters") else None
     rng = step_rng(seed, codes.shape[1], 0)

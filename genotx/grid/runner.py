@@ -32,7 +32,7 @@ from genotx.grid.spec import GridAxes, budget_settings, main_cells, mixer_cells,
 from genotx.grid.table import columns, flat_row, ranking, write_tsv_atomic
 from genotx.progress import info, warn
 from genotx.runtime import settings
-from genotx.train.record import write_json_atomic
+from genotx.io.atomic import atomic_write, write_json_atomic
 
 
 class GridFailed(GenotxError):
@@ -184,8 +184,6 @@ def write_outputs(results: list[dict], plan: dict, out_dir: str) -> list[str]:
                      [flat_row(r, tasks=tasks) for r in results], plan["command"])
     figures = write_plots(results, out_dir)
     path = os.path.join(out_dir, "report.md")
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_write(path) as handle:
         handle.write(report_markdown(results, plan, figures))
-    os.replace(tmp, path)
     return figures

@@ -10,7 +10,6 @@ Example::
 from __future__ import annotations
 
 import math
-import os
 
 from genotx.grid.spec import EXTRAPOLATION
 
@@ -96,8 +95,8 @@ def write_tsv_atomic(path: str, header: list[str], rows: list[list], command: st
     """Write a genotx TSV (provenance line, header, rows) to ``path`` via a temporary file."""
     from genotx.io import TsvWriter
 
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as handle:
+    from genotx.io.atomic import atomic_write
+
+    with atomic_write(path) as handle:
         with TsvWriter(header, stream=handle, command=command) as table:
             table.write_rows(rows)
-    os.replace(tmp, path)

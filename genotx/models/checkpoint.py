@@ -85,20 +85,51 @@ def _swap_in(tmp: str, directory: str) -> None:
 
 def load_checkpoint(directory: str):
     """Read a checkpoint directory: (GenomicModel in eval mode, tokenizer or None, metadata dict)."""
-    _refuse_pickle(directory)
-    if not os.path.isdir(directory):
-        raise InputError(f"{directory}: no such checkpoint directory")
-    config = _read_config(directory)
+    config, metadata = _checked_config(directory)
     model = _read_model(directory, config)
     tokenizer = None
     if config.get("tokenizer"):
         from genotx.tokenizers import load_tokenizer
 
         tokenizer = load_tokenizer(os.path.join(directory, str(config["tokenizer"])))
+    return model, tokenizer, metadata
+
+
+def read_metadata(directory: str) -> dict:
+    """The metadata of a checkpoint, from its config.json alone: no weights are read."""
+    return _checked_config(directory)[1]
+
+
+def check_weights(directory: str) -> None:
+    """Refuse a weights file that is missing or cut short, reading only its header (not the tensors)."""
+    from safetensors import SafetensorError, safe_open
+
+    path = os.path.join(directory, WEIGHTS)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: missing; the checkpoint has no weights")
+    try:
+        with safe_open(path, framework="numpy"):
+            pass
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise InputError(f"{path}: corrupt or unreadable safetensors file ({exc})") from None
+
+
+def resolve_model_dir(path: str) -> str:
+    """A checkpoint directory, or a pretraining run directory holding its final model in ``model/``."""
+    if not os.path.exists(os.path.join(path, CONFIG)) and os.path.exists(os.path.join(path, "model", CONFIG)):
+        return os.path.join(path, "model")
+    return path
+
+
+def _checked_config(directory: str) -> tuple[dict, dict]:
+    _refuse_pickle(directory)
+    if not os.path.isdir(directory):
+        raise InputError(f"{directory}: no such checkpoint directory")
+    config = _read_config(directory)
     metadata = config.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise InputError(f"{os.path.join(directory, CONFIG)}: 'metadata' must be a JSON object")
-    return model, tokenizer, metadata
+    return config, metadata
 
 
 def _refuse_pickle(path: str) -> None:

@@ -24,9 +24,9 @@ from itertools import product
 
 import numpy as np
 
+from genotx.io.codes import COMPLEMENT_CODE
 from genotx.motifs.pfm import consensus, encode, information_content, normalise
 
-_COMPLEMENT_CODE = np.array([3, 2, 1, 0, 4], dtype=np.int8)
 
 
 @dataclass
@@ -178,7 +178,7 @@ def _site_codes(codes: np.ndarray, start: int, width: int, strand: str) -> np.nd
     lo, hi = max(0, start), min(len(codes), start + width)
     if hi > lo:
         out[lo - start: hi - start] = codes[lo:hi]
-    return out if strand == "+" else _COMPLEMENT_CODE[out[::-1]]
+    return out if strand == "+" else COMPLEMENT_CODE[out[::-1]]
 
 
 def _count(rows) -> np.ndarray:

@@ -8,16 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from genotx.io.codes import encode  # noqa: F401  (base codes 0..3 for A C G T, 4 for N)
+
 BASES = "ACGT"
-_CODE = np.full(256, 4, dtype=np.int8)  # N and anything else -> 4 (no base)
-for _i, _b in enumerate(BASES):
-    _CODE[ord(_b)] = _i
 _EYE = np.vstack([np.eye(4), np.zeros((1, 4))])
-
-
-def encode(seq: str) -> np.ndarray:
-    """Base codes 0..3 (A C G T), 4 for N: ``encode("ACGTN") -> [0 1 2 3 4]``."""
-    return _CODE[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
 
 
 def one_hot(seq: str) -> np.ndarray:

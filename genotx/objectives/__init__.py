@@ -19,7 +19,8 @@ from genotx.objectives.common import LossParts
 from genotx.objectives.contrastive import Contrastive, read_pairs
 from genotx.objectives.mlm import MaskedLM
 from genotx.objectives.multitask import MultiTask, read_tracks
-from genotx.train.config import OBJECTIVES
+
+OBJECTIVES = ("mlm", "ar", "contrastive", "multitask", "mlm+contrastive")
 
 
 class Combined:

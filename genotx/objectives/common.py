@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from genotx.tokenizers import CLS_ID, MASK_ID, PAD_ID, SPECIALS
-from genotx.train.data import codes_to_strings
+from genotx.io.codes import codes_to_strings
+from genotx.models.encoding import model_inputs, pad_token_rows  # noqa: F401  (model_inputs: for the objectives)
+from genotx.tokenizers import CLS_ID, MASK_ID, PAD_ID, SPECIALS  # noqa: F401
 
 FIRST_REAL = len(SPECIALS)  # ids from here on are sequence tokens; the specials are fixed for every kind
 IGNORE = -100  # torch cross-entropy's ignore_index
@@ -41,35 +42,6 @@ def tokenize_windows(tokenizer, codes: np.ndarray, *, bos: bool = False):
     """
     encoded = tokenizer.encode_batch(codes_to_strings(codes))
     return pad_token_rows(encoded, lead=CLS_ID if bos else None)
-
-
-def pad_token_rows(rows, lead: int | None = None, max_tokens: int | None = None):
-    """Token id rows -> right-padded (input_ids, attention_mask) torch tensors.
-
-    ``lead`` (e.g. CLS) starts every row; rows longer than ``max_tokens`` (lead
-    included) are cut. Example: ``pad_token_rows([np.array([5, 6]), np.array([7])])``.
-    """
-    import torch
-
-    start = 0 if lead is None else 1
-    width = start + max(len(r) for r in rows)
-    if max_tokens is not None:
-        width = min(width, max_tokens)
-    ids = np.full((len(rows), width), PAD_ID, dtype=np.int64)
-    if lead is not None:
-        ids[:, 0] = lead
-    lengths = np.empty(len(rows), dtype=np.int64)
-    for i, r in enumerate(rows):
-        n = min(len(r), width - start)
-        ids[i, start : start + n] = r[:n]
-        lengths[i] = start + n
-    mask = np.arange(width)[None, :] < lengths[:, None]
-    return torch.from_numpy(ids), torch.from_numpy(mask)
-
-
-def model_inputs(ids, mask):
-    """Pass no mask when no row is padded (lets the model take its unpadded path)."""
-    return (ids, None) if bool(mask.all()) else (ids, mask)
 
 
 def mean_pool(hidden, mask):

@@ -22,7 +22,7 @@ import numpy as np
 
 from genotx.errors import InputError
 from genotx.objectives.common import LossParts, mean_pool, model_inputs, token_count, tokenize_windows
-from genotx.train.data import N_CODE, revcomp_codes
+from genotx.io.codes import N_CODE, revcomp_codes
 
 
 def read_pairs(path: str, genome) -> list[tuple[int, int]]:

@@ -30,7 +30,7 @@ import numpy as np
 from genotx.errors import InputError
 from genotx.objectives.common import IGNORE, LossParts, mean_pool, model_inputs, small_linear
 from genotx.objectives.mlm import MaskedLM
-from genotx.train.data import step_rng
+from genotx.objectives.windows import step_rng
 
 
 @dataclass

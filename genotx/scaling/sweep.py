@@ -30,6 +30,7 @@ import sys
 from dataclasses import asdict, dataclass
 
 from genotx.errors import GenotxError, InputError
+from genotx.io.atomic import write_json_atomic
 from genotx.scaling.law import FLOPS_PER_PARAM_TOKEN
 
 
@@ -143,11 +144,7 @@ def pretrain_command(run: PlannedRun, inputs: list[str], run_dir: str, options: 
 def _write_plan(run_dir: str, run: PlannedRun, options: dict) -> None:
     os.makedirs(run_dir, exist_ok=True)
     path = os.path.join(run_dir, "sweep.json")
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as handle:
-        json.dump({**run.to_dict(), "options": options}, handle, indent=1)
-        handle.write("\n")
-    os.replace(tmp, path)
+    write_json_atomic(path, {**run.to_dict(), "options": options})
 
 
 def read_record(run_dir: str) -> dict | None:

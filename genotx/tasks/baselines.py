@@ -24,10 +24,7 @@ import tempfile
 import numpy as np
 
 from genotx.errors import InputError
-
-_CODES = np.full(256, 4, dtype=np.uint8)
-for _i, _c in enumerate(b"ACGT"):
-    _CODES[_c] = _i
+from genotx.io.codes import encode, strings_to_codes
 
 
 def _canonical_columns(k: int) -> tuple[np.ndarray, int]:
@@ -51,7 +48,7 @@ def kmer_profiles(seqs: list[str], k: int = 6, canonical: bool = True):
     from scipy.sparse import csr_matrix
 
     lengths = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-    codes = _CODES[np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)].astype(np.int64)
+    codes = encode("".join(seqs)).astype(np.int64)
     row_of = np.repeat(np.arange(len(seqs)), lengths)
     start_of = np.repeat(np.cumsum(lengths) - lengths, lengths)
     n_kmers = len(codes) - k + 1
@@ -84,7 +81,7 @@ def onehot_features(seqs: list[str]) -> np.ndarray:
     lengths = {len(s) for s in seqs}
     if len(lengths) != 1:
         raise InputError(f"one-hot features need sequences of one length, found lengths {sorted(lengths)[:5]}")
-    codes = _CODES[np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)].reshape(len(seqs), -1)
+    codes = strings_to_codes(seqs)
     eye = np.vstack([np.eye(4, dtype=np.float32), np.zeros((1, 4), dtype=np.float32)])
     return eye[codes].reshape(len(seqs), -1)
 
@@ -182,7 +179,7 @@ def _onehot_padded(seqs: list[str]):
     longest = max(len(s) for s in seqs)
     codes = np.full((len(seqs), longest), 4, dtype=np.int64)
     for i, s in enumerate(seqs):
-        codes[i, : len(s)] = _CODES[np.frombuffer(s.encode("ascii"), dtype=np.uint8)]
+        codes[i, : len(s)] = encode(s)
     eye = torch.cat([torch.eye(4), torch.zeros(1, 4)])
     return eye[torch.from_numpy(codes)].transpose(1, 2).contiguous(), torch.tensor([len(s) for s in seqs])
 

@@ -16,13 +16,12 @@ records the input files, base pairs and seed of a trained tokenizer.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from genotx.errors import InputError
+from genotx.io.atomic import write_json_atomic
 
 from genotx.tokenizers.layout import BASES, CLS_ID, FIRST_BASE_ID, MASK_ID, PAD_ID, SEP_ID, SPECIALS, UNK_ID  # noqa: F401
 FORMAT = "genotx-tokenizer"
@@ -201,17 +200,7 @@ def field(d: dict, name: str, kind: type, default: Any = None) -> Any:
 
 
 def save_json(d: dict, path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(d, fh, indent=1)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_json_atomic(path, d)
 
 
 def load_tokenizer(path: str) -> Tokenizer:

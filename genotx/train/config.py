@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from genotx.errors import InputError
-
-OBJECTIVES = ("mlm", "ar", "contrastive", "multitask", "mlm+contrastive")
+from genotx.objectives import OBJECTIVES
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,7 +19,8 @@ import math
 
 import numpy as np
 
-from genotx.train.data import codes_to_strings, step_rng
+from genotx.io.codes import codes_to_strings
+from genotx.objectives.windows import step_rng
 
 EVAL_SEED = 20240611  # fixed: the same masked positions and views for every run
 

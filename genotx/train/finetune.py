@@ -26,10 +26,13 @@ import numpy as np
 
 from genotx import __version__
 from genotx.errors import InputError
+from genotx.inference.batched import batched_outputs
+from genotx.io.atomic import write_json_atomic
+from genotx.models.checkpoint import resolve_model_dir
+from genotx.models.encoding import encode_sequences
 from genotx.progress import enabled as bar_shown
 from genotx.progress import info, progress
 from genotx.runtime import import_torch
-from genotx.tasks.kmer_memory import FILE as KMER_MEMORY_FILE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,49 +63,12 @@ class FinetuneConfig:
         self.memory_config()  # a malformed spec fails before any data is read
 
     def memory_config(self):
-        """The `MemoryConfig` of the k-mer memory, or None."""
-        from genotx.tasks.kmer_memory import MemoryConfig
+        """The `IndexConfig` of the taxon task's k-mer memory, or None."""
+        from genotx.taxon.kmer_index import IndexConfig
 
         if self.task != "taxon":
             return None
-        return MemoryConfig.parse("13:23" if self.kmer_memory == "auto" else self.kmer_memory)
-
-
-def encode_sequences(tokenizer, seqs: list, max_tokens: int):
-    """Tokenise, prepend CLS, truncate to ``max_tokens`` and right-pad: (ids, mask or None) tensors.
-
-    Items may also be (ref, alt) window pairs of the variant task: see `encode_pairs`.
-    """
-    import_torch()
-    from genotx.objectives.common import pad_token_rows
-    from genotx.tokenizers import CLS_ID
-
-    if seqs and isinstance(seqs[0], tuple):
-        return encode_pairs(tokenizer, seqs, max_tokens)
-    ids, mask = pad_token_rows(tokenizer.encode_batch(seqs), lead=CLS_ID, max_tokens=max_tokens)
-    return ids, (None if bool(mask.all()) else mask)
-
-
-def encode_pairs(tokenizer, pairs: list[tuple[str, str]], max_tokens: int):
-    """``CLS ref SEP alt`` rows of (reference, alternate) windows, right-padded: (ids, mask or None).
-
-    Each window is centred on its variant, so when the pair does not fit in
-    ``max_tokens`` both windows lose tokens at both ends and the variant stays in.
-    Example: ``encode_pairs(tok, [("ACGTA", "ACTTA")], 64)``.
-    """
-    from genotx.objectives.common import pad_token_rows
-    from genotx.tokenizers import CLS_ID, SEP_ID
-
-    half = max(1, (max_tokens - 2) // 2)
-
-    def centre(ids: np.ndarray) -> np.ndarray:
-        cut = max(0, len(ids) - half)
-        return ids[cut // 2 : len(ids) - (cut - cut // 2)]
-
-    rows = [np.concatenate([[CLS_ID], centre(tokenizer.encode(ref)), [SEP_ID], centre(tokenizer.encode(alt))])
-            for ref, alt in pairs]
-    ids, mask = pad_token_rows(rows, max_tokens=max_tokens)
-    return ids, (None if bool(mask.all()) else mask)
+        return IndexConfig.parse("13:23" if self.kmer_memory == "auto" else self.kmer_memory)
 
 
 def _bases(item) -> int:
@@ -116,13 +82,6 @@ def _pooling(cfg: FinetuneConfig, causal: bool) -> str:
     if cfg.pooling == "auto":
         return "mean" if causal else "cls"
     return cfg.pooling
-
-
-def resolve_model_dir(path: str) -> str:
-    """A checkpoint directory, or a pretraining run directory holding its final model in ``model/``."""
-    if not os.path.exists(os.path.join(path, "config.json")) and os.path.exists(os.path.join(path, "model", "config.json")):
-        return os.path.join(path, "model")
-    return path
 
 
 def build_model(data, cfg: FinetuneConfig, *, pretrained: str | None, preset: str | None, tokenizer_spec=None,
@@ -190,19 +149,6 @@ def _lr(step: int, cfg: FinetuneConfig) -> float:
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress_frac))))
 
 
-def predict_outputs(model, tokenizer, seqs: list[str], batch_size: int = 256):
-    """Model outputs for many sequences: (n, C) probabilities or (n,) standardised values."""
-    torch = import_torch()
-    outs = []
-    model.eval()
-    with torch.inference_mode():
-        for start in range(0, len(seqs), batch_size):
-            ids, mask = encode_sequences(tokenizer, seqs[start : start + batch_size], model.config.max_len)
-            logits = model(ids, mask).logits.float()
-            outs.append(logits.squeeze(-1) if model.config.head == "regress" else logits.softmax(-1))
-    return torch.cat(outs).numpy()
-
-
 def validation_metrics(data, outputs: np.ndarray) -> dict:
     from genotx.tasks.metrics import auroc, classification_metrics, regression_metrics
 
@@ -232,105 +178,124 @@ def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset
                                            tokenizer_spec=tokenizer_spec)
     info(f"fine-tuning {data.task} from {source}: {model.param_counts()['total']:,} parameters, "
          f"{data.n_outputs} output(s), {len(data.valid_seqs)} validation sequences")
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    weights = data.class_weights()
-    weight_t = None if weights is None else torch.tensor(weights, dtype=torch.float32)
-    best = {"score": -math.inf, "state": None, "step": 0, "metrics": {}}
-    history, stale, started = [], 0, time.time()
-    with progress(f"finetune {data.task}", total=cfg.steps) as bar:
-        for step in range(cfg.steps):
-            model.train()
-            for group in optimizer.param_groups:
-                group["lr"] = _lr(step, cfg)
-            seqs, targets = data.train_batch(step, cfg.batch_size)
-            ids, mask = encode_sequences(tokenizer, seqs, model.config.max_len)
-            logits = model(ids, mask).logits
-            if data.regression:
-                loss = torch.nn.functional.mse_loss(logits.squeeze(-1), torch.as_tensor(targets, dtype=torch.float32))
-            else:
-                loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(targets), weight=weight_t)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            bar.advance(1, status=f"loss {loss.item():.4f}")
-            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-                metrics = validation_metrics(data, predict_outputs(model, tokenizer, data.valid_seqs))
-                history.append({"step": step + 1, "train_loss": float(loss.item()), **metrics})
-                if not bar_shown():
-                    key = "pearson" if data.regression else "macro_f1"
-                    info(f"step {step + 1}/{cfg.steps}: train loss {loss.item():.4f}, validation {key} {metrics[key]:.4f}")
-                # The first evaluation always counts, so a metric that is undefined (NaN: constant
-                # predictions) still leaves weights to save.
-                if best["state"] is None or _score(data, metrics) > best["score"]:
-                    best = {"score": _score(data, metrics), "state": copy.deepcopy(model.state_dict()),
-                            "step": step + 1, "metrics": metrics}
-                    stale = 0
-                else:
-                    stale += 1
-                    if stale >= cfg.patience:
-                        info(f"early stop at step {step + 1}: no improvement for {stale} evaluations")
-                        break
-    if cfg.steps == 0:
-        metrics = validation_metrics(data, predict_outputs(model, tokenizer, data.valid_seqs))
-        best = {"score": _score(data, metrics), "state": copy.deepcopy(model.state_dict()), "step": 0,
-                "metrics": metrics}
+    started = time.time()
+    best, history = _train(cfg, data, model, tokenizer) if cfg.steps else (_evaluate_as_is(data, model, tokenizer), [])
     model.load_state_dict(best["state"])
     extra_files, memory_meta = {}, {}
-    memory_cfg = cfg.memory_config()
-    if memory_cfg is not None:
-        memory, memory_meta = _fit_memory(model, tokenizer, data, memory_cfg)
-        best["metrics"] = {**memory_meta["validation"], "model_only": best["metrics"]}
-        extra_files[KMER_MEMORY_FILE] = memory.save
+    if cfg.memory_config() is not None:
+        extra_files, memory_meta = _attach_memory(model, tokenizer, data, cfg.memory_config())
+        best["metrics"] = {**memory_meta.pop("validation"), "model_only": best["metrics"]}
     result = {"task": data.task, "best_step": best["step"], "validation": best["metrics"], "history": history,
               "wall_seconds": round(time.time() - started, 1), "source": source, "config": asdict(cfg),
               "genotx_version": __version__}
     metadata = {"task": data.task, "classes": data.classes, "finetune": asdict(cfg), "source": source,
-                "validation": best["metrics"], **data.metadata,
-                **({"kmer_memory": {k: v for k, v in memory_meta.items() if k != "validation"}} if memory_meta else {})}
+                "validation": best["metrics"], **data.metadata, **({"kmer_memory": memory_meta} if memory_meta else {})}
     if cfg.steps == 0:
-        # The weights are the source model's: keep how they were trained, and say what was redone.
-        with open(os.path.join(resolve_model_dir(pretrained), "config.json")) as fh:
-            trained = json.load(fh).get("metadata") or {}
-        metadata.update(finetune=trained.get("finetune"), source=trained.get("source"),
-                        rebuilt={"from": str(pretrained), "finetune": asdict(cfg)})
-        result.update(source=trained.get("source"), rebuilt_from=str(pretrained))
-        source_metrics = os.path.join(resolve_model_dir(pretrained), "metrics.json")
-        if os.path.exists(source_metrics):
-            with open(source_metrics) as fh:
-                result["history"] = json.load(fh).get("history", [])
+        _keep_source_record(cfg, pretrained, metadata, result)
     save_checkpoint(out_dir, model, tokenizer, metadata, extra_files=extra_files)
-    _write_json_atomic(os.path.join(out_dir, "metrics.json"), result)
+    write_json_atomic(os.path.join(out_dir, "metrics.json"), result, indent=2)
     return result
 
 
-def _fit_memory(model, tokenizer, data, memory_cfg):
-    """Build the k-mer memory from the training genomes and fit its weight against the model's on validation."""
-    from genotx.tasks.kmer_memory import KmerMemory
+def _optimizer(torch, model, cfg: FinetuneConfig):
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+
+
+def _train(cfg: FinetuneConfig, data, model, tokenizer) -> tuple[dict, list]:
+    """The training loop: (best evaluation with its weights, history of evaluations)."""
+    torch = import_torch()
+    optimizer = _optimizer(torch, model, cfg)
+    weights = data.class_weights()
+    weight_t = None if weights is None else torch.tensor(weights, dtype=torch.float32)
+    best = {"score": -math.inf, "state": None, "step": 0, "metrics": {}}
+    history, stale = [], 0
+    with progress(f"finetune {data.task}", total=cfg.steps) as bar:
+        for step in range(cfg.steps):
+            loss = _train_step(torch, step, cfg, data, model, tokenizer, optimizer, weight_t)
+            bar.advance(1, status=f"loss {loss:.4f}")
+            if (step + 1) % cfg.eval_every and step + 1 != cfg.steps:
+                continue
+            metrics = validation_metrics(data, batched_outputs(model, tokenizer, data.valid_seqs))
+            history.append({"step": step + 1, "train_loss": loss, **metrics})
+            if not bar_shown():
+                key = "pearson" if data.regression else "macro_f1"
+                info(f"step {step + 1}/{cfg.steps}: train loss {loss:.4f}, validation {key} {metrics[key]:.4f}")
+            # The first evaluation always counts, so a metric that is undefined (NaN: constant
+            # predictions) still leaves weights to save.
+            if best["state"] is None or _score(data, metrics) > best["score"]:
+                best = {"score": _score(data, metrics), "state": copy.deepcopy(model.state_dict()),
+                        "step": step + 1, "metrics": metrics}
+                stale = 0
+            else:
+                stale += 1
+                if stale >= cfg.patience:
+                    info(f"early stop at step {step + 1}: no improvement for {stale} evaluations")
+                    break
+    return best, history
+
+
+def _train_step(torch, step: int, cfg: FinetuneConfig, data, model, tokenizer, optimizer, weight_t) -> float:
+    """One optimiser step on the batch of ``step``; returns its loss."""
+    model.train()
+    for group in optimizer.param_groups:
+        group["lr"] = _lr(step, cfg)
+    seqs, targets = data.train_batch(step, cfg.batch_size)
+    ids, mask = encode_sequences(tokenizer, seqs, model.config.max_len)
+    logits = model(ids, mask).logits
+    if data.regression:
+        loss = torch.nn.functional.mse_loss(logits.squeeze(-1), torch.as_tensor(targets, dtype=torch.float32))
+    else:
+        loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(targets), weight=weight_t)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return float(loss.item())
+
+
+def _evaluate_as_is(data, model, tokenizer) -> dict:
+    """--steps 0: the source model's weights, evaluated on this validation set."""
+    metrics = validation_metrics(data, batched_outputs(model, tokenizer, data.valid_seqs))
+    return {"score": _score(data, metrics), "state": copy.deepcopy(model.state_dict()), "step": 0, "metrics": metrics}
+
+
+def _keep_source_record(cfg: FinetuneConfig, pretrained: str, metadata: dict, result: dict) -> None:
+    """--steps 0 keeps the source model's weights: keep how they were trained, and say what was redone."""
+    with open(os.path.join(resolve_model_dir(pretrained), "config.json")) as fh:
+        trained = json.load(fh).get("metadata") or {}
+    metadata.update(finetune=trained.get("finetune"), source=trained.get("source"),
+                    rebuilt={"from": str(pretrained), "finetune": asdict(cfg)})
+    result.update(source=trained.get("source"), rebuilt_from=str(pretrained))
+    source_metrics = os.path.join(resolve_model_dir(pretrained), "metrics.json")
+    if os.path.exists(source_metrics):
+        with open(source_metrics) as fh:
+            result["history"] = json.load(fh).get("history", [])
+
+
+def _attach_memory(model, tokenizer, data, index_cfg) -> tuple[dict, dict]:
+    """Build the taxon k-mer index from the training genomes and fit its weight against the network's.
+
+    Returns the checkpoint's extra files and its ``kmer_memory`` metadata (the one place the
+    weights are kept), with the combined ``validation`` metrics.
+    """
+    from genotx.taxon.combine import combine, fit_weights
+    from genotx.taxon.kmer_index import FILE, KmerIndex
 
     genomes = data.genomes
     started = time.time()
     with progress("k-mer memory", total=len(genomes.taxa)) as bar:
-        memory = KmerMemory.build(genomes, memory_cfg, report=lambda _t: bar.advance(1))
-    log_probs = np.log(np.maximum(predict_outputs(model, tokenizer, data.valid_seqs), 1e-30))
-    evidence = memory.evidence(data.valid_seqs)
-    weights = memory.fit_weights(log_probs, evidence, data.valid_targets)
-    combined = validation_metrics(data, memory.combine(log_probs, evidence))
-    memory_only = validation_metrics(data, memory.combine(np.zeros_like(log_probs), evidence))
-    info(f"k-mer memory (k {memory_cfg.k}, 2^{memory_cfg.bits} buckets) built in {time.time() - started:.0f} s; "
-         f"weights model {weights[0]:.3g}, memory {weights[1]:.3g}; validation macro-F1 "
+        index = KmerIndex.build(genomes, index_cfg, report=lambda _t: bar.advance(1))
+    log_probs = np.log(np.maximum(batched_outputs(model, tokenizer, data.valid_seqs), 1e-30))
+    evidence = index.evidence(data.valid_seqs)
+    weights = fit_weights(log_probs, evidence, data.valid_targets)
+    combined = validation_metrics(data, combine(weights, log_probs, evidence))
+    memory_only = validation_metrics(data, combine(weights, np.zeros_like(log_probs), evidence))
+    info(f"k-mer memory (k {index_cfg.k}, 2^{index_cfg.bits} buckets) built in {time.time() - started:.0f} s; "
+         f"weights model {weights.model:.3g}, memory {weights.memory:.3g}; validation macro-F1 "
          f"{combined['macro_f1']:.4f} (memory alone {memory_only['macro_f1']:.4f})")
-    meta = {**asdict(memory_cfg), "file": KMER_MEMORY_FILE, "weights": list(weights),
+    meta = {**asdict(index_cfg), "file": FILE, "weights": weights.as_list(),
             "memory_only_macro_f1": memory_only["macro_f1"], "validation": combined}
-    return memory, meta
-
-
-def _write_json_atomic(path: str, payload: dict) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as fh:
-        json.dump(payload, fh, indent=2, default=float)
-        fh.write("\n")
-    os.replace(tmp, path)
+    return {FILE: index.save}, meta

@@ -20,17 +20,20 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass, field
 
 from genotx.errors import InputError
 from genotx.progress import info, progress
 from genotx.runtime import default_threads, import_torch, settings
 from genotx.train import checkpoint as ckpt
 from genotx.train.config import TrainConfig
-from genotx.train.data import GenomeSplit, load_genome, step_rng
+from genotx.io.genome import load_genome
+from genotx.objectives.windows import GenomeSplit, step_rng
 from genotx.train.distributed import Distributed
 from genotx.train.evaluate import eval_batches, evaluate
 from genotx.train.metrics import MetricsLog
-from genotx.train.record import run_record, write_json_atomic
+from genotx.io.atomic import write_json_atomic
+from genotx.train.record import run_record
 
 # Settings that may change between a run and its --resume without changing what is learned.
 RESUMABLE_CHANGES = ("log_every", "eval_every", "save_every", "keep")
@@ -140,13 +143,59 @@ def pretrain(cfg: TrainConfig, inputs: list[str], run_dir: str, *, resume: bool 
         dist.close()
 
 
+@dataclass
+class _Run:
+    """Everything one pretraining run holds while it trains (built by `_build`)."""
+
+    cfg: TrainConfig
+    split: object
+    run_dir: str
+    dist: object
+    tokenizer: object
+    objective: object
+    model_cfg: object
+    model: object
+    module: object
+    optimizer: object
+    to_device: object
+    metadata: dict
+    wall_start: float
+    state: dict = field(default_factory=lambda: {"tokens": 0, "bases": 0, "wall_time_s": 0.0})
+
+
 def _pretrain(cfg: TrainConfig, inputs: list[str], split, run_dir: str, resume: bool, dist, wall_start: float) -> dict:
     torch = import_torch()
-    from genotx.models import GenomicModel, save_checkpoint
+    resume_from = _prepare_run_dir(cfg, inputs, run_dir, resume, dist)
+    run = _build(torch, cfg, split, run_dir, resume_from, dist, wall_start)
+    batches, baselines, tokens_per_window = eval_batches(run.objective, split, run.tokenizer, cfg)
+    views = 1 + cfg.objective.count("contrastive")
+    total = _total_steps(cfg, tokens_per_window, views, dist.world)
+    if resume_from:
+        run.state = ckpt.load_training_checkpoint(resume_from, model=run.model, heads=run.module.heads,
+                                                  optimizer=run.optimizer)
+        if dist.is_main:
+            info(f"resuming {run_dir} from step {run.state['step']}")
+    start = int(run.state.get("step", 0))
+    if dist.is_main and cfg.objective != "mlm+contrastive" and "contrastive" in cfg.objective:
+        info(f"contrastive positives: {run.objective.positives}")
+    evaluation = (batches, baselines, tokens_per_window / cfg.seq_len)
+    result = _train_steps(torch, run, start, total, evaluation, resumed=bool(resume_from))
+    wall = run.state["wall_time_s"] + time.perf_counter() - wall_start
+    record = None
+    if dist.is_main:
+        final = evaluate(run.module, *evaluation, run.to_device) if start >= total else result
+        n_ctx = tokens_per_window + (1 if run.objective.causal else 0)
+        record = _finish(run, inputs, total, final, n_ctx=n_ctx, wall=wall)
+    dist.barrier()
+    return record
+
+
+def _build(torch, cfg: TrainConfig, split, run_dir: str, resume_from: str | None, dist, wall_start: float) -> _Run:
+    """Tokenizer, objective, model with the objective's heads, and optimiser of a run."""
+    from genotx.models import GenomicModel
     from genotx.objectives import build_objective
     from genotx.train.setup import model_config
 
-    resume_from = _prepare_run_dir(cfg, inputs, run_dir, resume, dist)
     tokenizer = _tokenizer(cfg, split, run_dir, resume_from, dist)
     objective = build_objective(
         cfg.objective, tokenizer=tokenizer, split=split, mask_rate=cfg.mask_rate, rc_aug=cfg.rc_aug,
@@ -164,44 +213,41 @@ def _pretrain(cfg: TrainConfig, inputs: list[str], split, run_dir: str, resume: 
     torch.manual_seed(cfg.seed)
     model = GenomicModel(model_cfg)
     module = _loss_module(model, objective.heads(cfg.d_model), objective).to(dist.device)
-    optimizer = _optimizer(torch, module, cfg)
-    to_device = _to_device(dist.device)
-
-    batches, baselines, tokens_per_window = eval_batches(objective, split, tokenizer, cfg)
-    views = 1 + cfg.objective.count("contrastive")
-    total = _total_steps(cfg, tokens_per_window, views, dist.world)
-    state = {"tokens": 0, "bases": 0, "wall_time_s": 0.0}
-    if resume_from:
-        state = ckpt.load_training_checkpoint(resume_from, model=model, heads=module.heads, optimizer=optimizer)
-        if dist.is_main:
-            info(f"resuming {run_dir} from step {state['step']}")
-    start = int(state.get("step", 0))
-    metrics = MetricsLog(os.path.join(run_dir, "metrics.tsv"), keep_until=start if resume_from else None) if dist.is_main else None
-    trainer = dist.wrap(module)
     metadata = {"objective": cfg.objective, "train_config": cfg.to_dict(), "seed": cfg.seed,
                 "positives": getattr(objective, "positives", None)}
-    if dist.is_main and cfg.objective != "mlm+contrastive" and "contrastive" in cfg.objective:
-        info(f"contrastive positives: {objective.positives}")
+    return _Run(cfg, split, run_dir, dist, tokenizer, objective, model_cfg, model, module,
+                _optimizer(torch, module, cfg), _to_device(dist.device), metadata, wall_start)
 
-    def save(step: int) -> None:
-        if dist.is_main:
-            elapsed = state["wall_time_s"] + time.perf_counter() - wall_start
-            ckpt.save_training_checkpoint(
-                run_dir, step=step, model=model, heads=module.heads, optimizer=optimizer, tokenizer=tokenizer,
-                metadata={**metadata, "step": step}, keep=cfg.keep,
-                state={"tokens": state["tokens"], "bases": state["bases"], "wall_time_s": elapsed},
-            )
-        dist.barrier()
 
+def _save(run: _Run, step: int) -> None:
+    """A training checkpoint of step ``step`` (written by the main process; every rank waits for it)."""
+    if run.dist.is_main:
+        elapsed = run.state["wall_time_s"] + time.perf_counter() - run.wall_start
+        ckpt.save_training_checkpoint(
+            run.run_dir, step=step, model=run.model, heads=run.module.heads, optimizer=run.optimizer,
+            tokenizer=run.tokenizer, metadata={**run.metadata, "step": step}, keep=run.cfg.keep,
+            state={"tokens": run.state["tokens"], "bases": run.state["bases"], "wall_time_s": elapsed},
+        )
+    run.dist.barrier()
+
+
+def _train_steps(torch, run: _Run, start: int, total: int, evaluation: tuple, *, resumed: bool):
+    """Steps ``start`` to ``total``, logging, evaluating and saving on schedule; returns the last evaluation."""
+    cfg, dist, state = run.cfg, run.dist, run.state
+    metrics = None
+    if dist.is_main:
+        metrics = MetricsLog(os.path.join(run.run_dir, "metrics.tsv"), keep_until=start if resumed else None)
+    trainer = dist.wrap(run.module)
     autocast = torch.autocast(device_type=dist.device.split(":")[0], dtype=torch.bfloat16, enabled=cfg.bf16)
-    tokens_per_base = tokens_per_window / cfg.seq_len
     window_start, window_tokens, window_losses = time.perf_counter(), 0, []
-    module.train()
+    result = None
+    run.module.train()
     with progress("pretrain", total=total) as bar:
         bar.advance(start)
         for step in range(start, total):
-            parts = _train_step(torch, step, lr_at(step, cfg, total), cfg=cfg, split=split, objective=objective,
-                                trainer=trainer, optimizer=optimizer, dist=dist, to_device=to_device, autocast=autocast)
+            parts = _train_step(torch, step, lr_at(step, cfg, total), cfg=cfg, split=run.split,
+                                objective=run.objective, trainer=trainer, optimizer=run.optimizer, dist=dist,
+                                to_device=run.to_device, autocast=autocast)
             seen = _all_ranks_sum(torch, dist, [parts.tokens, parts.bases])
             state["tokens"] += int(seen[0])
             state["bases"] += int(seen[1])
@@ -212,32 +258,35 @@ def _pretrain(cfg: TrainConfig, inputs: list[str], split, run_dir: str, resume: 
             rate = window_tokens / max(1e-9, time.perf_counter() - window_start)
             bar.advance(1, status=f"loss {loss_value:.4f}  {rate:,.0f} tok/s")
             eval_now = done == total or (cfg.eval_every and done % cfg.eval_every == 0)
-            result = evaluate(module, batches, baselines, tokens_per_base, to_device) if (eval_now and dist.is_main) else None
+            result = evaluate(run.module, *evaluation, run.to_device) if (eval_now and dist.is_main) else None
             if dist.is_main and (done % cfg.log_every == 0 or result is not None):
-                elapsed = state["wall_time_s"] + time.perf_counter() - wall_start
-                metrics.write(step=done, tokens=state["tokens"], bases=state["bases"], lr=optimizer.param_groups[0]["lr"],
-                              loss=sum(window_losses) / len(window_losses),
-                              eval_loss=result["loss_per_token"] if result else None, tokens_per_s=rate, elapsed_s=elapsed)
+                elapsed = state["wall_time_s"] + time.perf_counter() - run.wall_start
+                metrics.write(step=done, tokens=state["tokens"], bases=state["bases"],
+                              lr=run.optimizer.param_groups[0]["lr"], loss=sum(window_losses) / len(window_losses),
+                              eval_loss=result["loss_per_token"] if result else None, tokens_per_s=rate,
+                              elapsed_s=elapsed)
                 window_start, window_tokens, window_losses = time.perf_counter(), 0, []
             if done == total or (cfg.save_every and done % cfg.save_every == 0):
-                save(done)
+                _save(run, done)
+    return result
 
-    wall = state["wall_time_s"] + time.perf_counter() - wall_start
-    record = None
-    if dist.is_main:
-        final = evaluate(module, batches, baselines, tokens_per_base, to_device) if start >= total else result
-        save_checkpoint(os.path.join(run_dir, "model"), model, tokenizer, {**metadata, "step": total})
-        record = run_record(
-            cfg=cfg, model_cfg=model_cfg, counts=model.param_counts(), tokens=state["tokens"], bases=state["bases"],
-            n_ctx=tokens_per_window + (1 if objective.causal else 0), evaluation=final, steps=total, wall_s=wall,
-            world=dist.world, inputs=inputs,
-            extra={"baseline": "log(batch size)" if final["main"] == "contrastive" else "unigram model on the scored tokens",
-                   "positives": getattr(objective, "positives", None)},
-        )
-        write_json_atomic(os.path.join(run_dir, "run.json"), record)
-        info(f"{cfg.objective}: held-out loss {final['loss_per_token']:.4f} nats/token "
-             f"(baseline {final['baseline']:.4f}) after {total} steps; wrote {run_dir}/run.json")
-    dist.barrier()
+
+def _finish(run: _Run, inputs: list[str], total: int, final: dict, *, n_ctx: float, wall: float) -> dict:
+    """The final model in ``model/`` and the run record in run.json (main process only)."""
+    from genotx.models import save_checkpoint
+
+    cfg, state = run.cfg, run.state
+    save_checkpoint(os.path.join(run.run_dir, "model"), run.model, run.tokenizer, {**run.metadata, "step": total})
+    record = run_record(
+        cfg=cfg, model_cfg=run.model_cfg, counts=run.model.param_counts(), tokens=state["tokens"],
+        bases=state["bases"], n_ctx=n_ctx, evaluation=final, steps=total, wall_s=wall, world=run.dist.world,
+        inputs=inputs,
+        extra={"baseline": "log(batch size)" if final["main"] == "contrastive" else "unigram model on the scored tokens",
+               "positives": getattr(run.objective, "positives", None)},
+    )
+    write_json_atomic(os.path.join(run.run_dir, "run.json"), record)
+    info(f"{cfg.objective}: held-out loss {final['loss_per_token']:.4f} nats/token "
+         f"(baseline {final['baseline']:.4f}) after {total} steps; wrote {run.run_dir}/run.json")
     return record
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from genotx.io.atomic import atomic_write
 from genotx.io.tsv import format_field
 
 COLUMNS = ["step", "tokens", "bases", "lr", "loss", "eval_loss", "tokens_per_s", "elapsed_s"]
@@ -27,11 +28,9 @@ class MetricsLog:
                 for line in f.read().splitlines()[1:]:
                     if line and int(line.split("\t", 1)[0]) <= keep_until:
                         kept.append(line)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w") as f:
+        with atomic_write(path) as f:
             f.write("\t".join(COLUMNS) + "\n")
             f.writelines(line + "\n" for line in kept)
-        os.replace(tmp, path)
 
     def write(self, **row) -> None:
         with open(self.path, "a") as f:

@@ -20,8 +20,6 @@ Example::
 
 from __future__ import annotations
 
-import json
-import os
 import time
 
 from genotx import __version__
@@ -42,14 +40,6 @@ def training_flops(*, non_embedding: int, tokens: float, n_layers: int, d_model:
     context = min(n_ctx, window) if mixer == "window" else n_ctx
     attn = attention_layers(n_layers, mixer, hybrid_pattern)
     return 6.0 * non_embedding * tokens + 6.0 * attn * context * d_model * tokens
-
-
-def write_json_atomic(path: str, payload: dict) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=1, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, path)
 
 
 def run_record(*, cfg, model_cfg, counts: dict, tokens: int, bases: int, n_ctx: float, evaluation: dict,

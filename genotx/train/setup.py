@@ -17,7 +17,8 @@ import os
 import re
 
 from genotx.errors import InputError
-from genotx.train.data import codes_to_strings
+from genotx.io.atomic import atomic_write
+from genotx.io.codes import codes_to_strings
 
 _KMER = re.compile(r"^kmer(\d+)(?::(\d+))?$")
 _BPE = re.compile(r"^(bpe|rcbpe)(?::(\d+))?$")
@@ -25,9 +26,8 @@ _BPE = re.compile(r"^(bpe|rcbpe)(?::(\d+))?$")
 
 def _write_training_fasta(split, path: str) -> None:
     """The training part of every record, as FASTA for the BPE trainer (written atomically)."""
-    tmp = path + ".tmp"
     genome = split.genome
-    with open(tmp, "w", encoding="ascii") as out:
+    with atomic_write(path, encoding="ascii") as out:
         for i, rid in enumerate(genome.ids):
             start, length = int(split.train_starts[i]), int(split.train_lengths[i])
             if length == 0:
@@ -36,7 +36,6 @@ def _write_training_fasta(split, path: str) -> None:
             for chunk in range(start, start + length, 1 << 20):
                 piece = genome.codes[chunk : min(chunk + (1 << 20), start + length)]
                 out.write(codes_to_strings(piece[None, :])[0] + "\n")
-    os.replace(tmp, path)
 
 
 def make_tokenizer(spec: str, split, work_dir: str, seed: int):

@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from genotx.errors import InputError
-
-TASKS = ("taxon", "regulatory", "expression", "variant")
+from genotx.tasks import TASKS
 
 
 @dataclass
@@ -75,8 +74,8 @@ class TaskData:
 
 
 def _taxon(inputs, *, taxa, seed, read_lengths, error_rate, n_valid) -> TaskData:
-    from genotx.tasks.simulate import ErrorModel, ReadSimulator
-    from genotx.tasks.taxon import load_genomes
+    from genotx.taxon.simulate import ErrorModel, ReadSimulator
+    from genotx.taxon.genomes import load_genomes
 
     genomes = load_genomes(list(inputs), taxa=taxa)
     if len(genomes.taxa) < 2:

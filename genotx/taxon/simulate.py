@@ -32,14 +32,13 @@ from typing import Iterator, NamedTuple
 import numpy as np
 
 from genotx.errors import InputError
-from genotx.tasks.taxon import GenomeSet
+from genotx.io.codes import BYTE_OF_CODE, COMPLEMENT_CODE
+from genotx.taxon.genomes import GenomeSet
 
 SUBSTITUTION, INSERTION, DELETION = 0, 1, 2
 INDEL_LENGTHS = np.array([1, 2, 3])
 INDEL_LENGTH_P = np.array([0.7, 0.2, 0.1])
 BALANCES = ("taxon", "length")
-_BASES = np.frombuffer(b"ACGTN", dtype=np.uint8)
-_COMPLEMENT = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
 _INDEL_CUMULATIVE = np.cumsum(INDEL_LENGTH_P)[:-1]
 
 
@@ -162,10 +161,10 @@ class ReadSimulator:
         self.span = length + length // 4 + 16
         self.rng = np.random.default_rng(seed)
         self._records = [[] for _ in genomes.taxa]  # per taxon: (genome, record index, starts)
-        for g, genome in enumerate(genomes.genomes):
+        for g, (genome, taxon) in enumerate(zip(genomes.genomes, genomes.taxon_of)):
             for r, rec in enumerate(genome.records):
                 if len(rec) >= self.span:
-                    self._records[genome.taxon].append((g, r, len(rec) - self.span + 1))
+                    self._records[taxon].append((g, r, len(rec) - self.span + 1))
         empty = [t.label for t, recs in zip(genomes.taxa, self._records) if not recs]
         if empty:
             raise InputError(f"no record of at least {self.span} bp for {', '.join(empty)} (reads of {length} bp)")
@@ -182,15 +181,15 @@ class ReadSimulator:
         template = record[start : start + self.span]
         strand = "+" if rng.random() < 0.5 else "-"
         if strand == "-":
-            template = _COMPLEMENT[template[::-1]]
+            template = COMPLEMENT_CODE[template[::-1]]
         rate = rng.uniform(self.errors.rate_min, self.errors.rate_max)
         codes, used, edits = mutate(template, self.length, rate / self.errors.bases_per_event, self.errors, rng)
         # '-' reads start at the template's right end, so they cover its last `used` bases.
         pos = start + 1 if strand == "+" else start + self.span - used + 1
         t = self.genomes.taxa[taxon]
-        name = _record_name(genome.record_ids[r])
+        name = _record_name(genome.ids[r])
         rid = f"r{number:06d}|taxon={t.label}|taxid={t.taxid or 'NA'}|strand={strand}|pos={pos}|seq={name}|errors={edits}"
-        return SimulatedRead(rid, _BASES[codes].tobytes().decode("ascii"), taxon, strand, int(pos), int(edits))
+        return SimulatedRead(rid, BYTE_OF_CODE[codes].tobytes().decode("ascii"), taxon, strand, int(pos), int(edits))
 
     def reads(self, n: int, first: int = 1) -> Iterator[SimulatedRead]:
         """Yield ``n`` reads numbered from ``first``."""

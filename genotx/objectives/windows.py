@@ -1,6 +1,6 @@
 """Genome windows for pretraining: numpy arrays of base codes, never per-sample string slicing.
 
-The genome is held as one ``uint8`` array of base codes (A=0 C=1 G=2 T=3 N=4)
+The genome (`genotx.io.genome.Genome`) is one ``uint8`` array of base codes
 with per-sequence offsets. The last ``eval_fraction`` of every sequence is
 held out; training windows come from the rest. The windows of a step are a
 pure function of ``(seed, step)``: a resumed run sees exactly the data of an
@@ -15,75 +15,13 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
 from genotx.errors import InputError
-from genotx.io import iter_batches
-
-BASES = "ACGTN"
-N_CODE = 4
-# ASCII byte -> base code; the reader has already normalised sequences to ACGTN.
-_CODE_OF_BYTE = np.full(256, N_CODE, dtype=np.uint8)
-for _i, _b in enumerate(b"ACGT"):
-    _CODE_OF_BYTE[_b] = _i
-_BYTE_OF_CODE = np.frombuffer(b"ACGTN", dtype=np.uint8)
-_COMPLEMENT_CODE = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
-
-
-@dataclass
-class Genome:
-    """All input sequences as one code array; ``starts[i]:starts[i]+lengths[i]`` is record i."""
-
-    ids: list[str]
-    codes: np.ndarray  # uint8, concatenated records
-    starts: np.ndarray  # int64
-    lengths: np.ndarray  # int64
-
-    def index_of(self, seq_id: str) -> int:
-        try:
-            return self._index[seq_id]
-        except AttributeError:
-            self._index = {name: i for i, name in enumerate(self.ids)}
-            return self.index_of(seq_id)
-        except KeyError:
-            raise InputError(f"sequence {seq_id!r} is not in the input FASTA") from None
-
-
-def load_genome(paths: list[str]) -> Genome:
-    """Read FASTA records into one uint8 code array (about 1 byte per base in memory)."""
-    ids: list[str] = []
-    parts: list[np.ndarray] = []
-    for batch in iter_batches(paths):
-        if batch.quals is not None:
-            raise InputError(f"{batch.source}: pretraining reads FASTA genomes, got FASTQ reads")
-        for rid, seq in zip(batch.ids, batch.seqs):
-            ids.append(rid)
-            parts.append(_CODE_OF_BYTE[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)])
-    if not parts:
-        raise InputError("empty input: no FASTA records to train on")
-    lengths = np.array([len(p) for p in parts], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    return Genome(ids, np.concatenate(parts), starts, lengths)
-
-
-def codes_to_strings(codes: np.ndarray) -> list[str]:
-    """(B, L) base codes -> B strings of ACGTN."""
-    letters = _BYTE_OF_CODE[codes]
-    return [row.tobytes().decode("ascii") for row in letters]
-
-
-def strings_to_codes(seqs: list[str]) -> np.ndarray:
-    """B equal-length ACGTN strings -> (B, L) uint8 codes."""
-    raw = np.frombuffer("".join(seqs).encode("ascii"), dtype=np.uint8)
-    return _CODE_OF_BYTE[raw].reshape(len(seqs), -1)
-
-
-def revcomp_codes(codes: np.ndarray) -> np.ndarray:
-    """Reverse complement of each row of (B, L) codes."""
-    return _COMPLEMENT_CODE[codes[:, ::-1]]
+from genotx.io.codes import N_CODE, revcomp_codes
+from genotx.io.genome import Genome
 
 
 def step_rng(seed: int, step: int, stream: int) -> np.random.Generator:

@@ -1,4 +1,4 @@
-"""Hashed k-mer memory of the training genomes, used as evidence beside a read classifier.
+"""Hashed k-mer index of the training genomes ("k-mer memory"): evidence for a read's species.
 
 A small transformer learns what reads of a species look like (composition,
 codon usage), which carries over to strains it never saw; it cannot memorise
@@ -17,15 +17,9 @@ these species", whose k-mers land anywhere, each k-mer of a read adds::
 to species c, and 0 to the background; k-mers with an N add nothing. A read of
 an organism outside the training set mostly misses (its buckets are set only
 by chance, at rate q[c]), so the background wins and `predict` leaves it
-unclassified; a read of a species hits in nearly every k-mer. The classifier's
-output combines both::
-
-    p(c | read) = softmax(w_model * log p_model(c | read) + w_memory * evidence[c])
-
-over the species and the background (where the model's term is 0), with the
-two weights fitted on validation reads by likelihood; this also calibrates the
-probabilities that `predict --min-prob` thresholds (the evidence alone is far
-too confident, as neighbouring k-mers are not independent).
+unclassified; a read of a species hits in nearly every k-mer. How the
+evidence joins the network's output, with weights fitted on validation reads,
+is `genotx.taxon.combine`; the index itself holds no weights.
 
 Choices: ``novel`` 0.3 is about the fraction of 13-mers with an error in a
 read at 3 % errors (1 - 0.97^13 = 0.33). Hash collisions raise ``q``; at
@@ -37,8 +31,8 @@ looks like a species' own.
 
 Example::
 
-    memory = KmerMemory.build(genomes, MemoryConfig(k=13, bits=23))
-    evidence = memory.evidence(["ACGT..."])          # (1, classes + 1): the last column is the background
+    index = KmerIndex.build(genomes, IndexConfig(k=13, bits=23))
+    evidence = index.evidence(["ACGT..."])          # (1, classes + 1): the last column is the background
 """
 
 from __future__ import annotations
@@ -49,14 +43,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from genotx.errors import InputError
-from genotx.tasks.taxon import encode
+from genotx.io.codes import encode
 
 FILE = "kmer_memory.safetensors"
 _HASH = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier (Fibonacci hashing): top bits are well mixed
 
 
 @dataclass(frozen=True, kw_only=True)
-class MemoryConfig:
+class IndexConfig:
     """k-mer length, log2 of the number of buckets, expected fraction of a read's k-mers new to its species."""
 
     k: int = 13
@@ -72,7 +66,7 @@ class MemoryConfig:
             raise InputError(f"k-mer memory: novel must be between 0 and 1, got {self.novel}")
 
     @classmethod
-    def parse(cls, text: str) -> "MemoryConfig | None":
+    def parse(cls, text: str) -> "IndexConfig | None":
         """``"off"`` -> None, ``"13"`` -> k 13, ``"13:23"`` -> k 13 and 2**23 buckets."""
         if text.strip().lower() in ("off", "none", "0"):
             return None
@@ -124,14 +118,13 @@ def kmer_buckets(codes: np.ndarray, k: int, bits: int) -> np.ndarray:
     return buckets
 
 
-class KmerMemory:
+class KmerIndex:
     """Per-species presence bits of hashed canonical k-mers, and the evidence they give for reads."""
 
-    def __init__(self, config: MemoryConfig, bits: np.ndarray, weights: tuple[float, float] = (1.0, 1.0)):
+    def __init__(self, config: IndexConfig, bits: np.ndarray):
         if bits.ndim != 2 or bits.shape[0] != 1 << config.bits:
             raise InputError(f"k-mer memory: bits of shape {bits.shape} do not match 2**{config.bits} buckets")
         self.config, self.n_classes = config, bits.shape[1]
-        self.weights = (float(weights[0]), float(weights[1]))  # (w_model, w_memory)
         filled = np.maximum(bits.mean(axis=0, dtype=np.float64), 1.0 / bits.shape[0])
         self.hit_score = np.log((1 - config.novel) / filled + config.novel)
         self.miss_score = float(np.log(config.novel))
@@ -148,16 +141,15 @@ class KmerMemory:
         return np.unpackbits(self._bytes[:-1], axis=1, bitorder="little")[:, : self.n_classes]
 
     @classmethod
-    def build(cls, genomes, config: MemoryConfig, *, report=None) -> "KmerMemory":
+    def build(cls, genomes, config: IndexConfig, *, report=None) -> "KmerIndex":
         """Bits from a `GenomeSet` (both strands, through canonical k-mers); ``report(i)`` after each taxon."""
         bits = np.zeros((1 << config.bits, len(genomes.taxa)), dtype=np.uint8)
         for t in range(len(genomes.taxa)):
             parts = []
-            for genome in genomes.genomes:
-                if genome.taxon == t:
-                    for record in genome.records:
-                        kmers, valid = canonical_kmers(record, config.k)
-                        parts.append(kmers[valid])
+            for genome in genomes.of_taxon(t):
+                for record in genome.records:
+                    kmers, valid = canonical_kmers(record, config.k)
+                    parts.append(kmers[valid])
             if parts:
                 bits[bucket_of(np.unique(np.concatenate(parts)), config.bits), t] = 1
             if report:
@@ -183,62 +175,27 @@ class KmerMemory:
         out[:, :-1] = hits * self.hit_score + (valid[:, None] - hits) * self.miss_score
         return out
 
-    def combine(self, model_log_probs: np.ndarray, evidence: np.ndarray) -> np.ndarray:
-        """Posterior probabilities (n, classes) of the species; what they leave to 1 is the background's.
-
-        The model has no opinion on the background (its term there is 0, its
-        log-probabilities are <= 0), so a read whose k-mers look no more like any
-        species than like random sequence (an organism outside the training set)
-        gets low species probabilities and is left unclassified by ``--min-prob``.
-        """
-        return np.exp(self._log_posterior(np.asarray(self.weights), model_log_probs, evidence))[:, :-1]
-
-    @staticmethod
-    def _log_posterior(weights, model_log_probs, evidence) -> np.ndarray:
-        model_part = np.hstack([model_log_probs, np.zeros((len(model_log_probs), 1), dtype=model_log_probs.dtype)])
-        logits = weights[0] * model_part + weights[1] * evidence
-        top = logits.max(axis=1, keepdims=True)
-        return logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
-
-    def fit_weights(self, model_log_probs: np.ndarray, evidence: np.ndarray, targets: np.ndarray) -> tuple:
-        """Choose (w_model, w_memory) >= 0 that maximise the likelihood of the validation targets."""
-        from scipy.optimize import minimize
-
-        rows = np.arange(len(targets))
-
-        def nll(w: np.ndarray) -> float:
-            log_post = self._log_posterior(w, model_log_probs, evidence)
-            # A little L2 keeps the weights finite when validation is separated perfectly.
-            return float(-np.mean(log_post[rows, targets]) + 1e-4 * (w @ w))
-
-        best = min((minimize(nll, np.array(start), method="L-BFGS-B", bounds=[(0, 50), (0, 50)])
-                    for start in ((1.0, 0.1), (0.2, 1.0))), key=lambda r: r.fun)
-        self.weights = (float(best.x[0]), float(best.x[1]))
-        return self.weights
-
     def save(self, path: str) -> None:
-        """Write the bits (one packed bit array per class) with the config and weights."""
+        """Write the bits (one packed bit array per class) with the config that reads them."""
         from safetensors.numpy import save_file
 
         packed = np.packbits(np.ascontiguousarray(self.bit_matrix().T), axis=1)
-        meta = {"config": json.dumps(asdict(self.config)), "weights": json.dumps(self.weights)}
-        save_file({"bits": packed}, path, metadata=meta)
+        save_file({"bits": packed}, path, metadata={"config": json.dumps(asdict(self.config))})
 
     @classmethod
-    def load(cls, path: str) -> "KmerMemory":
+    def load(cls, path: str) -> "KmerIndex":
         from safetensors import safe_open
 
         try:
             with safe_open(path, framework="numpy") as fh:
                 meta = fh.metadata() or {}
                 packed = fh.get_tensor("bits")
-            config = MemoryConfig(**json.loads(meta["config"]))
-            weights = tuple(json.loads(meta["weights"]))
+            config = IndexConfig(**json.loads(meta["config"]))
         except InputError:
             raise
         except Exception as exc:  # safetensors raises several types for damaged files
             raise InputError(f"{path}: not a readable k-mer memory ({type(exc).__name__}: {exc})") from None
         if packed.dtype != np.uint8 or packed.ndim != 2 or packed.shape[1] * 8 != 1 << config.bits:
             raise InputError(f"{path}: k-mer memory bits have shape {packed.shape}, not (classes, 2**{config.bits} / 8)")
-        return cls(config, np.unpackbits(packed, axis=1).T, weights)
+        return cls(config, np.unpackbits(packed, axis=1).T)
 

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from genotx.inference.batched import batched_outputs
 from genotx.io.reader import revcomp
-from genotx.objectives.common import pad_token_rows
+from genotx.models.encoding import pad_token_rows
 from genotx.runtime import import_torch
 
 
@@ -88,23 +89,17 @@ def score_variants(model, tokenizer, variants, *, window: int = 128, batch_size:
 
 def classifier_scores(model, tokenizer, variants, *, window: int, batch_size: int = 64) -> np.ndarray:
     """Probability of the positive (last) class of a variant classifier from `genotx finetune --task variant`."""
-    torch = import_torch()
-    from genotx.train.finetune import encode_pairs
-
-    scores = []
-    with torch.inference_mode():
-        for start in range(0, len(variants), batch_size):
-            pairs = [v.windows(window)[:2] for v in variants[start : start + batch_size]]
-            ids, mask = encode_pairs(tokenizer, pairs, model.config.max_len)
-            scores.append(model(ids, mask).logits.float().softmax(-1)[:, -1].numpy())
-    return np.concatenate(scores) if scores else np.zeros(0)
+    if not variants:
+        return np.zeros(0)
+    pairs = [v.windows(window)[:2] for v in variants]
+    return batched_outputs(model, tokenizer, pairs, batch_size=batch_size,
+                           transform=lambda logits: logits.softmax(-1)[:, -1])
 
 
 def _scorer(model_dir: str, window: int, batch_size: int):
     """The scoring function of a checkpoint: zero-shot for a language model, learned for a variant classifier."""
     from genotx.errors import InputError
-    from genotx.models import load_checkpoint
-    from genotx.train.finetune import resolve_model_dir
+    from genotx.models.checkpoint import load_checkpoint, resolve_model_dir
 
     model, tokenizer, meta = load_checkpoint(resolve_model_dir(model_dir))
     model.eval()

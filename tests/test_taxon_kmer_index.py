@@ -1,4 +1,4 @@
-"""The hashed k-mer memory of the taxon task against simple references, on real genome slices."""
+"""The hashed k-mer index of the taxon task and its combination with a network, against simple references."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from genotx.errors import InputError
-from genotx.tasks import data_path
-from genotx.tasks.kmer_memory import KmerMemory, MemoryConfig, bucket_of, canonical_kmers, kmer_buckets
-from genotx.tasks.simulate import ErrorModel, ReadSimulator
-from genotx.tasks.taxon import encode, load_genomes
+from genotx.shipped import data_path
+from genotx.taxon.combine import Weights, combine, fit_weights
+from genotx.taxon.kmer_index import IndexConfig, KmerIndex, bucket_of, canonical_kmers, kmer_buckets
+from genotx.taxon.simulate import ErrorModel, ReadSimulator
+from genotx.io.codes import encode
+from genotx.taxon.genomes import load_genomes
 
 SMALL = ["homo_sapiens-mitochondrion.fa.gz", "deformed_wing_virus-NC_004830.fa.gz",
          "varroa_destructor_virus_1-NC_006494.fa.gz"]
@@ -44,7 +46,7 @@ def genomes():
 
 @pytest.fixture(scope="module")
 def memory(genomes):
-    return KmerMemory.build(genomes, MemoryConfig(k=11, bits=16))
+    return KmerIndex.build(genomes, IndexConfig(k=11, bits=16))
 
 
 dna = st.text(alphabet="ACGTN", min_size=0, max_size=60)
@@ -88,11 +90,10 @@ def test_bits_mark_exactly_the_buckets_of_the_species_kmers(genomes, memory):
     """Redo one taxon the slow way: the set of canonical k-mers written out as strings, then their buckets."""
     t = 0
     seen = set()
-    for g in genomes.genomes:
-        if g.taxon == t:
-            for rec in g.records:
-                text = "".join("ACGTN"[c] for c in rec)
-                seen.update(c for c in (reference_code(text[i : i + 11]) for i in range(len(text) - 10)) if c is not None)
+    for g in genomes.of_taxon(t):
+        for rec in g.records:
+            text = "".join("ACGTN"[c] for c in rec)
+            seen.update(c for c in (reference_code(text[i : i + 11]) for i in range(len(text) - 10)) if c is not None)
     expected = np.zeros(1 << 16, dtype=np.uint8)
     expected[bucket_of(np.array(sorted(seen), dtype=np.uint64), 16)] = 1
     np.testing.assert_array_equal(memory.bit_matrix()[:, t], expected)
@@ -122,15 +123,15 @@ def test_reads_of_an_organism_outside_the_memory_go_to_the_background(genomes, m
                            taxa=str(data_path("genomes", "taxa.tsv")))
     foreign = [r.seq for r in ReadSimulator(outside, length=150, seed=11).reads(300)]
     known = [r.seq for r in ReadSimulator(genomes, length=150, errors=ErrorModel.parse("0.03"), seed=12).reads(300)]
-    memory.weights = (0.0, 1.0)
+    alone = Weights(0.0, 1.0)
     no_model = np.zeros((300, 3), dtype=np.float32)
-    assert np.mean(memory.combine(no_model, memory.evidence(foreign)).max(axis=1) >= 0.5) < 0.02
-    assert np.mean(memory.combine(no_model, memory.evidence(known)).max(axis=1) >= 0.5) > 0.98
+    assert np.mean(combine(alone, no_model, memory.evidence(foreign)).max(axis=1) >= 0.5) < 0.02
+    assert np.mean(combine(alone, no_model, memory.evidence(known)).max(axis=1) >= 0.5) > 0.98
 
 
 def test_fitted_weights_raise_validation_likelihood(genomes):
     """With buckets this crowded the raw evidence is confidently wrong on some reads; fitting tempers it."""
-    memory = KmerMemory.build(genomes, MemoryConfig(k=11, bits=9))
+    memory = KmerIndex.build(genomes, IndexConfig(k=11, bits=9))
     reads = list(ReadSimulator(genomes, length=150, errors=ErrorModel.parse("0.05-0.1"), seed=10).reads(300))
     targets = np.array([r.taxon for r in reads])
     evidence = memory.evidence([r.seq for r in reads])
@@ -139,18 +140,18 @@ def test_fitted_weights_raise_validation_likelihood(genomes):
     def nll(probs):
         return -np.mean(np.log(np.maximum(probs[np.arange(len(targets)), targets], 1e-300)))
 
-    before = nll(memory.combine(uniform, evidence))  # weights (1, 1): raw naive Bayes
-    weights = memory.fit_weights(uniform, evidence, targets)
-    assert all(w >= 0 for w in weights)
+    before = nll(combine(Weights(1.0, 1.0), uniform, evidence))  # raw naive Bayes
+    weights = fit_weights(uniform, evidence, targets)
+    assert weights.model >= 0 and weights.memory >= 0
     assert before > 0.05  # the raw evidence is not already perfect
-    assert nll(memory.combine(uniform, evidence)) < 0.8 * before
+    assert nll(combine(weights, uniform, evidence)) < 0.8 * before
 
 
 @pytest.mark.parametrize("classes", [1, 3, 8, 9, 17, 70])
 def test_bit_lookup_round_trips_for_any_number_of_classes(classes):
     rng = np.random.default_rng(classes)
     bits = (rng.random((1 << 10, classes)) < 0.3).astype(np.uint8)
-    memory = KmerMemory(MemoryConfig(k=7, bits=10), bits)
+    memory = KmerIndex(IndexConfig(k=7, bits=10), bits)
     np.testing.assert_array_equal(memory.bit_matrix(), bits)
     read = "".join(rng.choice(list("ACGT"), size=60))
     buckets = kmer_buckets(encode(read), 7, 10)
@@ -159,12 +160,15 @@ def test_bit_lookup_round_trips_for_any_number_of_classes(classes):
     np.testing.assert_allclose(memory.evidence([read])[0, :-1], expected, rtol=1e-5)
 
 
-def test_save_load_round_trip_is_exact(memory, tmp_path):
-    memory.weights = (0.5, 1.25)
+def test_save_load_round_trip_is_exact_and_holds_no_weights(memory, tmp_path):
+    from safetensors import safe_open
+
     path = tmp_path / "m.safetensors"
     memory.save(str(path))
-    loaded = KmerMemory.load(str(path))
-    assert loaded.config == memory.config and loaded.weights == memory.weights
+    loaded = KmerIndex.load(str(path))
+    assert loaded.config == memory.config
+    with safe_open(str(path), framework="numpy") as fh:
+        assert set(fh.metadata()) == {"config"}  # the weights live in the model's config.json only
     np.testing.assert_array_equal(loaded.bit_matrix(), memory.bit_matrix())
     assert path.stat().st_size < (1 << 16) * 3 / 8 + 1000  # one bit per bucket and class, plus the header
 
@@ -174,16 +178,16 @@ def test_damaged_memory_file_is_a_clear_error(memory, tmp_path):
     memory.save(str(path))
     path.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(InputError, match="k-mer memory"):
-        KmerMemory.load(str(path))
+        KmerIndex.load(str(path))
 
 
 @pytest.mark.parametrize("text", ["13:", "x", "13:21:4", "3", "13:40", "13:7"])
 def test_bad_memory_specs_are_refused(text):
     with pytest.raises(InputError):
-        MemoryConfig.parse(text)
+        IndexConfig.parse(text)
 
 
 def test_memory_spec_forms():
-    assert MemoryConfig.parse("off") is None
-    assert MemoryConfig.parse("13:21") == MemoryConfig(k=13, bits=21)
-    assert MemoryConfig.parse("15").k == 15
+    assert IndexConfig.parse("off") is None
+    assert IndexConfig.parse("13:21") == IndexConfig(k=13, bits=21)
+    assert IndexConfig.parse("15").k == 15

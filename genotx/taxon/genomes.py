@@ -6,28 +6,24 @@ columns ``file`` and ``species`` (or ``taxon``), optional ``ncbi_taxid`` (or
 Without a TSV every FASTA header must carry a tag ``taxon=NAME`` (and may carry
 ``taxid=N``), e.g. ``>NC_000913.3 taxon=Escherichia_coli taxid=562``.
 
-Genomes are held as uint8 base codes (A=0 C=1 G=2 T=3 N=4) for the read
-simulator in `genotx.tasks.simulate`.
+Each genome file is one `genotx.io.genome.Genome` (uint8 base codes), the
+form the read simulator (`genotx.taxon.simulate`) and the k-mer index
+(`genotx.taxon.kmer_index`) read; with header tags each record is its own genome.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from genotx.errors import InputError
 from genotx.io import iter_records
-from genotx.tasks import data_path
+from genotx.io.genome import Genome
+from genotx.shipped import data_path
 from genotx.tasks._table import display, open_text, read_rows
 
-UNCLASSIFIED = "unclassified"
-_CODES = np.full(256, 4, dtype=np.uint8)
-for _i, _c in enumerate(b"ACGT"):
-    _CODES[_c] = _i
 _TAG = re.compile(r"(?:^|[\s|;])(taxon|taxid)=([^\s|;]+)")
 
 
@@ -44,33 +40,19 @@ class Taxon:
 
 
 @dataclass
-class Genome:
-    path: str
-    taxon: int  # index into GenomeSet.taxa
-    strain: str = ""
-    split: str = ""
-    record_ids: list[str] = field(default_factory=list)
-    records: list[np.ndarray] = field(default_factory=list)  # uint8 codes
-
-    @property
-    def bp(self) -> int:
-        return sum(len(r) for r in self.records)
-
-
-@dataclass
 class GenomeSet:
-    """Genomes grouped by taxon; ``taxa[i]`` is class ``i`` of a classifier."""
+    """Genomes grouped by taxon; ``taxa[i]`` is class ``i`` of a classifier, ``taxon_of[g]`` the class of genome g."""
 
     taxa: list[Taxon]
     genomes: list[Genome]
+    taxon_of: list[int]
 
     def labels(self) -> list[str]:
         return [t.label for t in self.taxa]
 
-
-def encode(seq: str) -> np.ndarray:
-    """Base codes of a normalised sequence: ``encode("ACGTN") -> [0 1 2 3 4]``."""
-    return _CODES[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
+    def of_taxon(self, taxon: int) -> list[Genome]:
+        """The genomes of class ``taxon``."""
+        return [g for g, t in zip(self.genomes, self.taxon_of) if t == taxon]
 
 
 def _parse_taxid(value: str, where: str) -> int | None:
@@ -140,6 +122,7 @@ def load_genomes(paths: list[str], taxa: str | None = None) -> GenomeSet:
     taxa_list: list[Taxon] = []
     index: dict[str, int] = {}
     genomes: list[Genome] = []
+    taxon_of: list[int] = []
 
     def taxon_index(taxon: Taxon, where: str) -> int:
         if taxon.name not in index:
@@ -157,17 +140,15 @@ def load_genomes(paths: list[str], taxa: str | None = None) -> GenomeSet:
             raise InputError(f"{path}: no sequences")
         if table is not None:
             entry = _lookup(table, path, display(taxa))
-            i = taxon_index(entry["taxon"], path)
-            genomes.append(Genome(path, i, entry["strain"], entry["split"]))
-            genomes[-1].record_ids = [r.id for r in records]
-            genomes[-1].records = [encode(r.seq) for r in records]
+            taxon_of.append(taxon_index(entry["taxon"], path))
+            genomes.append(Genome.from_sequences([r.id for r in records], [r.seq for r in records], path))
             continue
         # Header tags: each record may name its own taxon, so a record is a genome.
         for number, (header, rec) in enumerate(zip(_headers(path), records), 1):
             where = f"{path}: record {number} ({rec.id!r})"
-            i = taxon_index(_tagged_taxon(header, where), where)
-            genomes.append(Genome(path, i, record_ids=[rec.id], records=[encode(rec.seq)]))
-    return GenomeSet(taxa_list, genomes)
+            taxon_of.append(taxon_index(_tagged_taxon(header, where), where))
+            genomes.append(Genome.from_sequences([rec.id], [rec.seq], path))
+    return GenomeSet(taxa_list, genomes, taxon_of)
 
 
 def shipped_taxa() -> Path:

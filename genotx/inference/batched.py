@@ -1,0 +1,49 @@
+"""The one batched inference loop: a model's outputs for many sequences, a batch at a time.
+
+Fine-tuning's validation and `genotx predict` both run it. With
+``by_length`` the sequences are run sorted by length, so each batch holds
+reads of similar length and little padding; the outputs come back in input
+order either way.
+
+Example::
+
+    probs = batched_outputs(model, tokenizer, seqs, transform=lambda logits: logits.softmax(-1))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genotx.models.encoding import encode_sequences
+from genotx.runtime import import_torch
+
+
+def head_outputs(model):
+    """The usual reading of a fine-tuned head's logits: probabilities, or the value of a regressor."""
+    if model.config.head == "regress":
+        return lambda logits: logits.squeeze(-1)
+    return lambda logits: logits.softmax(-1)
+
+
+def batched_outputs(model, tokenizer, seqs: list, *, batch_size: int = 256, transform=None,
+                    by_length: bool = False) -> np.ndarray:
+    """``transform(float32 logits)`` of every sequence, stacked in the order of ``seqs``.
+
+    ``transform`` defaults to `head_outputs`: (n, C) probabilities or (n,) values.
+    """
+    torch = import_torch()
+    transform = transform or head_outputs(model)
+    order = np.argsort([len(s) for s in seqs], kind="stable") if by_length else np.arange(len(seqs))
+    pieces = []
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            chunk = [seqs[i] for i in order[start : start + batch_size]]
+            ids, mask = encode_sequences(tokenizer, chunk, model.config.max_len)
+            pieces.append(transform(model(ids, mask).logits.float()))
+    stacked = torch.cat(pieces).numpy()
+    if not by_length:
+        return stacked
+    restored = np.empty_like(stacked)
+    restored[order] = stacked
+    return restored

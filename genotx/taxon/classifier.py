@@ -1,0 +1,101 @@
+"""The taxon classifier of a model directory: the network, the k-mer index, or both combined.
+
+It decides once, when it loads, whether the network is needed: without a
+k-mer index (or with ``--no-memory``) the network decides alone; with one, the
+fitted weights in config.json (`genotx.taxon.combine`) say how the two
+combine, and a network weight of 0 means the index decides alone. Then the
+network is never loaded, cast or run (the shipped default model is such a
+case), and only the header of its weights file is read, so a damaged model is
+still refused.
+
+Example::
+
+    classifier = TaxonClassifier.load("models/taxon-default", read_metadata("models/taxon-default"))
+    probs = classifier.probabilities(["ACGT..."])      # (n, classes)
+    rows = taxon_rows(ids, probs, classifier.classes, taxids, min_prob=0.5)
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from genotx.errors import InputError
+from genotx.inference.batched import batched_outputs
+from genotx.taxon import UNCLASSIFIED
+from genotx.taxon.combine import Weights, combine
+
+COLUMNS = ["read_id", "taxon", "taxid", "prob", "runner_up", "runner_up_prob"]
+
+
+class TaxonClassifier:
+    """Species probabilities of reads; ``network`` is (model, tokenizer) or None when it is not needed."""
+
+    def __init__(self, classes: list[str], *, network=None, index=None, weights: Weights | None = None,
+                 batch_size: int = 256):
+        if network is None and (index is None or weights is None or weights.needs_network):
+            raise InputError("a taxon classifier without its network needs a k-mer index with network weight 0")
+        self.classes, self.network, self.index, self.weights = classes, network, index, weights
+        self.batch_size = batch_size
+
+    @classmethod
+    def load(cls, model_dir: str, metadata: dict, *, use_memory: bool = True, precision: str = "fp32",
+             batch_size: int = 256) -> "TaxonClassifier":
+        classes = list(metadata.get("classes") or [])
+        memory_meta = metadata.get("kmer_memory") if use_memory else None
+        index = weights = None
+        if memory_meta:
+            index = _load_index(model_dir, memory_meta, len(classes))
+            weights = Weights.from_metadata(memory_meta, os.path.join(model_dir, "config.json"))
+        network = None
+        if weights is None or weights.needs_network:
+            from genotx.inference.precision import set_precision
+            from genotx.models.checkpoint import load_checkpoint
+
+            model, tokenizer, _ = load_checkpoint(model_dir)
+            network = (set_precision(model.eval(), precision), tokenizer)
+        else:
+            from genotx.models.checkpoint import check_weights
+
+            check_weights(model_dir)
+        return cls(classes, network=network, index=index, weights=weights, batch_size=batch_size)
+
+    def probabilities(self, seqs: list[str]) -> np.ndarray:
+        """(n, classes) species probabilities in the order of ``seqs``; with an index, 1 - sum is the background's."""
+        if self.index is None:
+            return self._network_outputs(seqs, lambda logits: logits.softmax(-1))
+        if self.network is None:
+            log_probs = np.zeros((len(seqs), len(self.classes)), dtype=np.float32)
+        else:
+            log_probs = self._network_outputs(seqs, lambda logits: logits.log_softmax(-1))
+        return combine(self.weights, log_probs, self.index.evidence(seqs))
+
+    def _network_outputs(self, seqs: list[str], transform) -> np.ndarray:
+        model, tokenizer = self.network
+        return batched_outputs(model, tokenizer, seqs, batch_size=self.batch_size, transform=transform, by_length=True)
+
+
+def _load_index(model_dir: str, memory_meta: dict, n_classes: int):
+    from genotx.taxon.kmer_index import KmerIndex
+
+    path = os.path.join(model_dir, str(memory_meta.get("file", "")))
+    if not os.path.isfile(path):
+        raise InputError(f"{model_dir}: its config names a k-mer memory {path!r} that is missing")
+    index = KmerIndex.load(path)
+    if index.n_classes != n_classes:
+        raise InputError(f"{path}: k-mer memory has {index.n_classes} classes, the model {n_classes}")
+    return index
+
+
+def taxon_rows(ids: list[str], probs: np.ndarray, classes: list[str], taxids: list, min_prob: float) -> list[tuple]:
+    """Rows of `COLUMNS`: the best species and the runner-up; below ``min_prob`` the read is unclassified."""
+    top2 = np.argsort(-probs, axis=1)[:, :2]
+    rows = []
+    for rid, p, (first, second) in zip(ids, probs, top2):
+        p1, p2 = float(p[first]), float(p[second])
+        if p1 < min_prob:
+            rows.append((rid, UNCLASSIFIED, 0, p1, classes[first], p1))
+        else:
+            rows.append((rid, classes[first], taxids[first] or "NA", p1, classes[second], p2))
+    return rows
