@@ -3,8 +3,8 @@
 The mapping keeps the kernel library importable as `genotx.kernels` without
 clashing with the unrelated PyPI package named `kernels`. The shipped data
 (`data/`: genomes, labelled sets) and default models (`models/<name>/`) are
-installed under `<prefix>/share/genotx/`, where `genotx.tasks.data_path` and
-`genotx.train.predict.default_model` look when the package is not run from a
+installed under `<prefix>/share/genotx/`, where `genotx.shipped.data_path` and
+`genotx.shipped.default_model` look when the package is not run from a
 checkout.
 
 `genotx.io._fastq` (FASTQ reader), `genotx.tokenizers._rows` (rows of

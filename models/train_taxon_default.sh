@@ -11,7 +11,7 @@
 # third of the cost of overlapping 6-mers (146 tokens). Non-overlapping 6-mers
 # (26 tokens) were faster but reached only macro-F1 0.67 after 2000 steps.
 # k-mer memory: canonical 13-mers of each species hashed into 2^23 buckets (one bit per species and bucket)
-# (genotx.tasks.kmer_memory, 10.5 MB); its weight against the transformer is
+# (genotx.taxon.kmer_index, 10.5 MB); its weight against the transformer (genotx.taxon.combine) is
 # fitted on the 2000 validation reads after training.
 #
 # Usage: models/train_taxon_default.sh [OUT_DIR]   (default: models/taxon-default)
