@@ -1,11 +1,9 @@
-"""Package layout: `genotx/` plus the top-level `kernels/` installed as `genotx.kernels`.
+"""Package layout: `genotx/` and its subpackages, shipped data, optional C fast paths.
 
-The mapping keeps the kernel library importable as `genotx.kernels` without
-clashing with the unrelated PyPI package named `kernels`. The shipped data
-(`data/`: genomes, labelled sets) and default models (`models/<name>/`) are
-installed under `<prefix>/share/genotx/`, where `genotx.shipped.data_path` and
-`genotx.shipped.default_model` look when the package is not run from a
-checkout.
+The shipped data (`data/`: genomes, labelled sets) and default models
+(`models/<name>/`) are installed under `<prefix>/share/genotx/`, where
+`genotx.shipped.data_path` and `genotx.shipped.default_model` look when the
+package is not run from a checkout.
 
 `genotx.io._fastq` (FASTQ reader), `genotx.tokenizers._rows` (rows of
 `genotx tokenize` for char and k-mer tokenizers) and `genotx.tokenizers._symmetric`
@@ -17,9 +15,6 @@ code does the work, with the same output.
 import os
 
 from setuptools import Extension, find_packages, setup
-
-packages = find_packages(include=["genotx", "genotx.*"])
-packages += ["genotx.kernels"] + [f"genotx.kernels.{p}" for p in find_packages("kernels")]
 
 
 def shipped_files(top: str, only_dirs: bool = False) -> list[tuple[str, list[str]]]:
@@ -34,8 +29,7 @@ def shipped_files(top: str, only_dirs: bool = False) -> list[tuple[str, list[str
 
 
 setup(
-    packages=packages,
-    package_dir={"genotx": "genotx", "genotx.kernels": "kernels"},
+    packages=find_packages(include=["genotx", "genotx.*"]),
     data_files=shipped_files("data") + shipped_files("models", only_dirs=True),
     ext_modules=[Extension(name, [source], optional=True, extra_compile_args=["-O3"],
                            include_dirs=["genotx/io"], depends=["genotx/io/normal_form.h"])

@@ -19,9 +19,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-from genotx.kernels.attention import alibi_slopes, attention, reference
-from genotx.kernels.rope import rope
-from genotx.kernels.rope import reference as rope_reference
+from genotx.ops.attention import alibi_slopes, attention, reference
+from genotx.ops.rope import rope
+from genotx.ops.rope import reference as rope_reference
 
 DEVICE = "cuda"
 NOMINAL_GBPS = {"H100 SXM": 3350, "H100 80GB HBM3": 3350, "H100 PCIe": 2000, "H200": 4800, "A100": 2039}

@@ -19,8 +19,8 @@ triton = pytest.importorskip("triton")
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
-from genotx.kernels.attention import triton as attention_kernels  # noqa: E402
-from genotx.kernels.rope import triton as rope_kernels  # noqa: E402
+from genotx.ops.attention import triton as attention_kernels  # noqa: E402
+from genotx.ops.rope import triton as rope_kernels  # noqa: E402
 
 H100 = GPUTarget("cuda", 90, 32)
 H100_SHARED_BYTES = 227 * 1024

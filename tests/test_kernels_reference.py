@@ -14,11 +14,11 @@ import types
 import pytest
 import torch
 
-import genotx.kernels.attention as attention_pkg
-import genotx.kernels.rope as rope_pkg
-from genotx.kernels.attention import alibi_slopes, attention, reference
-from genotx.kernels.rope import reference as rope_reference
-from genotx.kernels.rope import rope
+import genotx.ops.attention as attention_pkg
+import genotx.ops.rope as rope_pkg
+from genotx.ops.attention import alibi_slopes, attention, reference
+from genotx.ops.rope import reference as rope_reference
+from genotx.ops.rope import rope
 
 F64 = torch.float64
 OPTION_GRID = {
@@ -138,7 +138,7 @@ def test_auto_dispatch_never_sends_cpu_tensors_to_triton(monkeypatch, caplog, dt
         monkeypatch.setattr(package, "triton", fake, raising=False)
         monkeypatch.setitem(sys.modules, f"{package.__name__}.triton", fake)
     q = randn(1, 2, 6, 8, dtype=dtype)
-    with caplog.at_level(logging.DEBUG, logger="genotx.kernels"):
+    with caplog.at_level(logging.DEBUG, logger="genotx.ops"):
         out = attention(q, q, q, causal=True, alibi_slopes=alibi_slopes(2), window=(2, 0))
         rq, rk = rope(q, q)
     assert out.shape == q.shape and rq.shape == rk.shape == q.shape

@@ -30,8 +30,8 @@ if not INTERPRET and not torch.cuda.is_available():
     pytest.skip("runs on CUDA, or on the CPU via test_kernels_interpreter.py (TRITON_INTERPRET=1)",
                 allow_module_level=True)
 
-from genotx.kernels.attention import alibi_slopes, attention  # noqa: E402
-from genotx.kernels.rope import rope  # noqa: E402
+from genotx.ops.attention import alibi_slopes, attention  # noqa: E402
+from genotx.ops.rope import rope  # noqa: E402
 
 DEVICE = "cpu" if INTERPRET else "cuda"
 TOLERANCE = {  # dtype: (FACTOR, FLOOR), see the module docstring
@@ -227,7 +227,7 @@ def test_gpu_attention_kernel_long_sequences_bfloat16(length, head_dim, options)
 @needs_cuda
 def test_gpu_auto_dispatch_takes_triton_for_cuda_tensors(caplog):
     q, k, v, _ = make_inputs(64, 64, 64, torch.bfloat16)
-    with caplog.at_level("DEBUG", logger="genotx.kernels"):
+    with caplog.at_level("DEBUG", logger="genotx.ops"):
         out = attention(q, k, v, causal=True)
     assert not [r for r in caplog.records if "instead of triton" in r.getMessage()]
     torch.testing.assert_close(out, attention(q, k, v, causal=True, backend="triton"))

@@ -5,13 +5,13 @@ import itertools
 import pytest
 import torch
 
-from genotx.kernels.attention import alibi_slopes, attention, banded, reference
-from genotx.kernels.rope import rope
+from genotx.ops.attention import alibi_slopes, attention, banded, reference
+from genotx.ops.rope import rope
 from genotx.models import GenomicModel, ModelConfig
 from genotx.models.mixers import Context
-from genotx.models.ops.linear_attention import feature_map, linear_attention
-from genotx.models.ops.mamba_ssm_shim import import_mamba_ssm
-from genotx.models.ops.scan import selective_scan_torch
+from genotx.ops.linear_attention import feature_map, linear_attention
+from genotx.ops.mamba_ssm_shim import import_mamba_ssm
+from genotx.ops.scan import reference as scan_reference
 
 torch.set_num_threads(1)
 
@@ -68,7 +68,7 @@ def test_torch_scan_matches_mamba_ssm_reference_scan(delta_scale):
     # Tolerance: both accumulate in float32 (ours in float64 inside chunks); 1e-5 relative to the output scale.
     inputs = scan_inputs(0, delta_scale=delta_scale)
     ref_out, ref_state = import_mamba_ssm().selective_scan_ref(**inputs, delta_softplus=True, return_last_state=True)
-    out, state = selective_scan_torch(**inputs, delta_softplus=True, return_last_state=True)
+    out, state = scan_reference.selective_scan(**inputs, delta_softplus=True, return_last_state=True)
     scale = ref_out.abs().max()
     torch.testing.assert_close(out / scale, ref_out / scale, atol=1e-5, rtol=0)
     torch.testing.assert_close(state / state.abs().max(), ref_state / state.abs().max(), atol=1e-5, rtol=0)
@@ -78,7 +78,7 @@ def test_torch_scan_gradients_match_the_reference_scan():
     inputs = {k: v.clone().requires_grad_() for k, v in scan_inputs(2, length=40).items()}
     ref = import_mamba_ssm().selective_scan_ref(**inputs, delta_softplus=True)
     ref_grads = torch.autograd.grad(ref.square().sum(), list(inputs.values()))
-    out = selective_scan_torch(**inputs, delta_softplus=True)
+    out = scan_reference.selective_scan(**inputs, delta_softplus=True)
     grads = torch.autograd.grad(out.square().sum(), list(inputs.values()))
     for name, g, r in zip(inputs, grads, ref_grads):
         torch.testing.assert_close(g, r, atol=1e-4 * r.abs().max().item(), rtol=1e-4, msg=name)
@@ -86,11 +86,11 @@ def test_torch_scan_gradients_match_the_reference_scan():
 
 def test_scan_from_a_saved_state_continues_the_sequence():
     inputs = scan_inputs(1)
-    whole = selective_scan_torch(**inputs, delta_softplus=True)
+    whole = scan_reference.selective_scan(**inputs, delta_softplus=True)
     first = {k: (v[..., :33] if v.dim() == 3 else v) for k, v in inputs.items()}
     rest = {k: (v[..., 33:] if v.dim() == 3 else v) for k, v in inputs.items()}
-    a, state = selective_scan_torch(**first, delta_softplus=True, return_last_state=True)
-    b = selective_scan_torch(**rest, delta_softplus=True, initial_state=state)
+    a, state = scan_reference.selective_scan(**first, delta_softplus=True, return_last_state=True)
+    b = scan_reference.selective_scan(**rest, delta_softplus=True, initial_state=state)
     torch.testing.assert_close(torch.cat([a, b], dim=-1), whole, atol=1e-5, rtol=1e-5)
 
 

@@ -6,7 +6,7 @@
                  (frame 0-2, or 3 = not coding), exon index, and a sinusoidal code
                  of the offset within the gene; from an annotation track, else
                  frame = position mod 3, exon 0, offset = position;
-* `rope`         rotary on q/k inside attention (`genotx.kernels.rope`);
+* `rope`         rotary on q/k inside attention (`genotx.ops.rope`);
 * `alibi`        per-head linear distance bias inside attention (`alibi_slopes`).
 
 Absolute encodings take `positions` (B, L) long so that cached generation and the

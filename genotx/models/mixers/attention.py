@@ -1,6 +1,6 @@
-"""Exact softmax attention through `genotx.kernels.attention` (full, causal, or sliding window).
+"""Exact softmax attention through `genotx.ops.attention` (full, causal, or sliding window).
 
-RoPE rotates q and k through `genotx.kernels.rope`; ALiBi passes per-head slopes
+RoPE rotates q and k through `genotx.ops.rope`; ALiBi passes per-head slopes
 to the kernel. `window` > 0 gives the `window` mixer: each token sees `window`
 tokens on each side (only to its left when causal), and the first `n_global`
 tokens see and are seen by all.
@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from genotx.errors import InputError
-from genotx.kernels.attention import alibi_slopes, attention
-from genotx.kernels.attention import reference as attention_reference
-from genotx.kernels.rope import reference as rope_reference
-from genotx.kernels.rope import rope
+from genotx.ops.attention import alibi_slopes, attention
+from genotx.ops.attention import reference as attention_reference
+from genotx.ops.rope import reference as rope_reference
+from genotx.ops.rope import rope
 from genotx.models.config import ModelConfig
 from genotx.models.mixers import Context
 

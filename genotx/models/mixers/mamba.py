@@ -2,7 +2,7 @@
 
 Parameters carry the names and initialisation of mamba-ssm's `Mamba` module
 (in_proj, conv1d, x_proj, dt_proj, A_log, D, out_proj), so weights move between
-the two; the scan goes through `genotx.models.ops.scan.selective_scan` (the CUDA
+the two; the scan goes through `genotx.ops.scan.selective_scan` (the CUDA
 kernel where mamba-ssm has it, else a PyTorch scan). A bidirectional model runs
 the same weights over each row and over its flip, and adds the two (the BiMamba
 of Caduceus with tied weights); a causal one keeps (conv, ssm) state for
@@ -23,7 +23,7 @@ from torch import nn
 
 from genotx.models.config import ModelConfig
 from genotx.models.mixers import Context
-from genotx.models.ops.scan import selective_scan
+from genotx.ops.scan import selective_scan
 from genotx.models.rc import flip_rows
 
 DT_MIN, DT_MAX, DT_FLOOR = 1e-3, 1e-1, 1e-4

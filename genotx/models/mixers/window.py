@@ -3,7 +3,7 @@
 Each token sees `cfg.window` tokens on each side (left only when causal); the
 first `cfg.n_global` tokens (e.g. CLS) see and are seen by all. Cost O(L * window)
 in the Triton kernel and, once the window is well below the length, on the CPU
-too (queries in blocks against their key span: `genotx.kernels.attention.banded`).
+too (queries in blocks against their key span: `genotx.ops.attention.banded`).
 
 Example::
 

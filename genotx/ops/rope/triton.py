@@ -104,7 +104,7 @@ def _last_dim_contiguous(x: torch.Tensor) -> torch.Tensor:
 
 
 def rope(q, k, *, offset=0, base=10000.0, scale=1.0, interleaved=False, inplace=False):
-    """The fused kernel behind `genotx.kernels.rope.rope(..., backend="triton")`.
+    """The fused kernel behind `genotx.ops.rope.rope(..., backend="triton")`.
 
     q: (B, H, Lq, D), k: (B, Hk, Lk, D), CUDA, float16/bfloat16/float32, even D.
     Returns (q, k) rotated; with inplace=True they are q and k themselves.

@@ -410,7 +410,7 @@ class FlashAttention(torch.autograd.Function):
 
 def attention(q, k, v, *, causal=False, softmax_scale=None, alibi_slopes=None,
               window=(-1, -1), seqlens=None, n_global=0):
-    """The fused kernel behind `genotx.kernels.attention.attention(..., backend="triton")`.
+    """The fused kernel behind `genotx.ops.attention.attention(..., backend="triton")`.
 
     q: (B, H, Lq, D), k and v: (B, H, Lk, D), CUDA, float16/bfloat16/float32,
     D <= 128 (any stride, last dim contiguous preferred); alibi_slopes (H,)

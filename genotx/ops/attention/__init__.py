@@ -1,11 +1,11 @@
 """One attention function, three backends, one place that chooses between them.
 
-    from genotx.kernels.attention import attention
+    from genotx.ops.attention import attention
     out = attention(q, k, v, causal=True, alibi_slopes=slopes, backend="auto")
 
 Backends:
-  * "triton"    fused FlashAttention-2 kernel (kernels/attention/triton.py): CUDA
-                tensors of dtype float16, bfloat16 or float32, head dim <= 128;
+  * "triton"    fused FlashAttention-2 kernel (triton.py): CUDA tensors of
+                dtype float16, bfloat16 or float32, head dim <= 128;
   * "sdpa"      torch.nn.functional.scaled_dot_product_attention, with a boolean
                 or float mask for what its flags cannot say (ALiBi, window,
                 padding, global tokens, decoding with Lq < Lk); on CPU, plain
@@ -16,7 +16,7 @@ Backends:
   * "reference" plain PyTorch (reference.py), the definition of the semantics;
   * "auto"      Triton for supported CUDA tensors, else SDPA. CPU tensors never
                 reach Triton; a fallback says why at debug level on the
-                "genotx.kernels" logger.
+                "genotx.ops" logger.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ BACKENDS = ("auto", "triton", "sdpa", "reference")
 TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 TRITON_MAX_HEAD_DIM = 128
 
-log = logging.getLogger("genotx.kernels")
+log = logging.getLogger("genotx.ops")
 
 
 def attention(q, k, v, *, causal=False, softmax_scale=None, alibi_slopes=None,

@@ -1,4 +1,4 @@
-"""Mamba's selective scan: mamba-ssm's CUDA kernel where it exists, else a chunked PyTorch scan.
+"""Mamba's selective scan in plain PyTorch (any device), in chunks.
 
 The recurrence per channel d and state n (Gu & Dao, 2023), with
 delta = softplus(delta + delta_bias):
@@ -7,12 +7,13 @@ delta = softplus(delta + delta_bias):
     out = y * silu(z)
 
 `selective_scan` has the signature of mamba-ssm's `selective_scan_ref` plus an
-`initial_state` (cached generation). The PyTorch path cuts the sequence into
-chunks of 32 steps; inside a chunk the recurrence is a cumulative sum
+`initial_state` (cached generation). It cuts the sequence into chunks of 32
+steps; inside a chunk the recurrence is a cumulative sum
 x_t = e^{S_t} (x_0 + sum_{s<=t} e^{-S_s} b_s) with S the running log-decay, done
 in float64 so that e^{-S} cannot overflow: each step's log-decay is floored at
 -20 (a decay below e^-20 = 2e-9 is already total forgetting in float32), which
-bounds |S| by 640 < 709. Matches `selective_scan_ref` to float32 rounding.
+bounds |S| by 640 < 709. Matches `selective_scan_ref`, the step-by-step
+recurrence, to float32 rounding.
 
 Example::
 
@@ -30,29 +31,6 @@ CHUNK = 32
 MIN_LOG_DECAY = -20.0
 
 
-def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                   return_last_state=False, initial_state=None):
-    """u, delta, z: (batch, d, L); A: (d, n); B, C: (batch, n, L); D, delta_bias: (d,);
-    initial_state: (batch, d, n) float32. Returns out (batch, d, L) in u's dtype
-    [, last_state (batch, d, n) float32]."""
-    if u.is_cuda and initial_state is None:
-        cuda_scan = _cuda_scan()
-        if cuda_scan is not None:
-            return cuda_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
-    return selective_scan_torch(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
-                                return_last_state, initial_state)
-
-
-def _cuda_scan():
-    try:
-        from genotx.models.ops.mamba_ssm_shim import import_mamba_ssm
-
-        ssm = import_mamba_ssm()
-    except ImportError:
-        return None
-    return ssm.selective_scan_fn if ssm.has_cuda_scan else None
-
-
 def _scan_chunk(state, delta, u, B, C, A64):
     """One chunk of the recurrence: (y (b, d, T) float32, last state (b, d, n) float64)."""
     d_c = delta.double()  # (b, d, T)
@@ -63,9 +41,11 @@ def _scan_chunk(state, delta, u, B, C, A64):
     return torch.einsum("bdtn,bnt->bdt", states.float(), C), states[:, :, -1]
 
 
-def selective_scan_torch(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
                          return_last_state=False, initial_state=None, chunk=CHUNK):
-    """The chunked PyTorch scan (any device); same arguments as `selective_scan`."""
+    """u, delta, z: (batch, d, L); A: (d, n); B, C: (batch, n, L); D, delta_bias: (d,);
+    initial_state: (batch, d, n) float32. Returns out (batch, d, L) in u's dtype
+    [, last_state (batch, d, n) float32]."""
     dtype_in = u.dtype
     u, delta, A, B, C = u.float(), delta.float(), A.float(), B.float(), C.float()
     if delta_bias is not None:

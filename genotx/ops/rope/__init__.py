@@ -1,12 +1,12 @@
 """Rotary position embedding with one dispatch point.
 
-    from genotx.kernels.rope import rope
+    from genotx.ops.rope import rope
     q, k = rope(q, k, offset=cache_len, backend="auto")
 
 Backends: "triton" (fused kernel, CUDA tensors of float16, bfloat16 or float32),
 "reference" (plain PyTorch, reference.py) and "auto" (Triton for supported CUDA
 tensors, else the reference; CPU tensors never reach Triton, and a fallback
-says why at debug level on the "genotx.kernels" logger).
+says why at debug level on the "genotx.ops" logger).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ __all__ = ["rope", "BACKENDS"]
 BACKENDS = ("auto", "triton", "reference")
 TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 
-log = logging.getLogger("genotx.kernels")
+log = logging.getLogger("genotx.ops")
 
 
 def rope(q, k, *, offset=0, base=10000.0, scale=1.0, interleaved=False, inplace=False,

@@ -1,1 +1,0 @@
-"""Pure functions on tensors used by the mixers (no parameters): scans and linear attention."""
