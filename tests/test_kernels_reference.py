@@ -16,7 +16,7 @@ import torch
 
 import genotx.ops.attention as attention_pkg
 import genotx.ops.rope as rope_pkg
-from genotx.ops.attention import alibi_slopes, attention, reference
+from genotx.ops.attention import alibi_slopes, attention, attention_probs, reference
 from genotx.ops.rope import reference as rope_reference
 from genotx.ops.rope import rope
 
@@ -210,3 +210,37 @@ def test_rope_in_place_writes_into_q_and_k():
     got = rope(q, k, offset=2, inplace=True)
     assert got[0] is q and got[1] is k
     torch.testing.assert_close(q, expected[0], atol=0, rtol=0)
+
+
+def test_rope_of_queries_at_given_positions_is_those_rows_of_the_full_rotation():
+    q, k = randn(2, 2, 12, 8, seed=1), randn(2, 2, 12, 8, seed=2)
+    full_q, full_k = rope(q, k, offset=5, scale=2.0)
+    picked = torch.tensor([[0, 3, 4, 11], [2, 5, 6, 7]])
+    gathered = q.gather(2, picked[:, None, :, None].expand(-1, 2, -1, 8))
+    got_q, got_k = rope(gathered, k, offset=5, scale=2.0, q_positions=picked)
+    expected_q = full_q.gather(2, picked[:, None, :, None].expand(-1, 2, -1, 8))
+    torch.testing.assert_close(got_q, expected_q, atol=0, rtol=0)
+    torch.testing.assert_close(got_k, full_k, atol=0, rtol=0)
+
+
+def test_rope_q_positions_need_one_integer_per_query_row_and_not_the_kernel():
+    q = randn(2, 2, 6, 8)
+    with pytest.raises(ValueError, match=r"q_positions must be \(B, Lq\) = \(2, 6\) integers"):
+        rope(q, q, q_positions=torch.zeros(2, 5, dtype=torch.long))
+    with pytest.raises(ValueError, match="consecutive rows only"):
+        rope(q, q, q_positions=torch.zeros(2, 6, dtype=torch.long), backend="triton")
+
+
+@pytest.mark.parametrize("options", [dict(causal=True, window=(2, 1), n_global=1), dict(seqlens=[8, 5], alibi=True)],
+                         ids=["causal_window_global", "padded_alibi"])
+def test_attention_probs_are_the_weights_of_the_attention_output(options):
+    q, k, v = randn(2, 2, 8, 4, seed=1), randn(2, 2, 8, 4, seed=2), randn(2, 2, 8, 4, seed=3)
+    options = dict(options)
+    options["alibi_slopes"] = alibi_slopes(2).double() if options.pop("alibi", False) else None
+    options["seqlens"] = torch.tensor(options["seqlens"]) if "seqlens" in options else None
+    probs = attention_probs(q, k, **options)
+    valid = reference.valid_queries(8, 8, options["seqlens"])
+    rows = probs.sum(-1, keepdim=True)
+    expected_rows = torch.ones_like(rows) if valid is None else valid.to(F64).expand_as(rows)
+    torch.testing.assert_close(rows, expected_rows, atol=1e-12, rtol=0)
+    torch.testing.assert_close(probs @ v, attention(q, k, v, **options), atol=1e-12, rtol=0)

@@ -145,3 +145,24 @@ def test_cpu_window_attention_of_a_long_input_runs_in_blocks_and_matches_the_ref
     # float32 against the float64 reference: 1e-5
     expected = reference.attention(q.double(), k.double(), v.double(), **options).float()
     torch.testing.assert_close(attention(q, k, v, backend="sdpa", **options), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_attention_mixer_rotates_through_the_rope_dispatcher_in_full_and_selected_passes(monkeypatch):
+    import genotx.models.mixers.attention as mixer_module
+
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("q_positions") is not None)
+        return rope(*args, **kwargs)
+
+    monkeypatch.setattr(mixer_module, "rope", counted)
+    torch.manual_seed(0)
+    model = GenomicModel(ModelConfig(vocab_size=10, d_model=32, n_layers=1, n_heads=4, pe="rope"))
+    ids = torch.randint(5, 9, (2, 12), generator=torch.Generator().manual_seed(0))
+    chosen = torch.zeros(2, 12, dtype=torch.bool)
+    chosen[:, 3] = True
+    full = model(ids).logits
+    selected = model(ids, logit_mask=chosen, masked_only=True).logits
+    assert calls == [False, True]  # the full pass, then the selected queries at their positions
+    torch.testing.assert_close(selected, full[chosen], atol=1e-5, rtol=1e-5)

@@ -18,12 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from genotx.errors import InputError
-from genotx.ops.attention import alibi_slopes, attention
-from genotx.ops.attention import reference as attention_reference
-from genotx.ops.rope import reference as rope_reference
-from genotx.ops.rope import rope
 from genotx.models.config import ModelConfig
 from genotx.models.mixers import Context
+from genotx.ops.attention import alibi_slopes, attention, attention_probs
+from genotx.ops.rope import rope
 
 
 class Attention(nn.Module):
@@ -81,22 +79,11 @@ class Attention(nn.Module):
         chosen = x.gather(1, order[:, :, None].expand(batch, width, d_model))
         q = F.linear(chosen, w_q).view(batch, width, self.n_heads, self.head_dim).transpose(1, 2)
         if self.pe == "rope":
-            q, k = self._rope_at(q, k, order, ctx.offset)
+            q, k = rope(q, k, offset=ctx.offset, base=self.rope_base, scale=self.rope_scale, q_positions=order)
         y = attention(q, k, v) if width else q
         y = y.transpose(1, 2).reshape(batch, width, d_model)
         kept = torch.arange(width, device=x.device)[None, :] < counts[:, None]
         return self.out(y[kept])
-
-    def _rope_at(self, q, k, order, offset):
-        """RoPE of keys at every position and of queries at theirs, `order` (B, Lq).
-
-        The dispatch rotates consecutive rows only; these are the reference's
-        angles and rotation (what the CPU dispatch runs), gathered for the queries.
-        """
-        dtype = torch.promote_types(k.dtype, torch.float32)
-        angle = rope_reference.angles(k.shape[2], self.head_dim, offset=offset, base=self.rope_base,
-                                      scale=self.rope_scale, device=k.device, dtype=dtype)
-        return rope_reference.rotate(q, angle[order][:, None]), rope_reference.rotate(k, angle)
 
     def new_state(self, batch: int, max_len: int, like: torch.Tensor):
         shape = (batch, self.n_heads, max_len, self.head_dim)
@@ -125,20 +112,3 @@ def _append(state, k, v):
     k_cache[:, :, filled:end] = k
     v_cache[:, :, filled:end] = v
     return k_cache[:, :, :end], v_cache[:, :, :end], (k_cache, v_cache, end)
-
-
-def attention_probs(q, k, *, causal, alibi_slopes, window, seqlens, n_global):
-    """(B, H, Lq, Lk) float32 probabilities of the kernel's rules (reference semantics)."""
-    lq, lk = q.shape[-2], k.shape[-2]
-    scores = torch.matmul(q.float(), k.float().transpose(-1, -2)) * q.shape[-1] ** -0.5
-    if alibi_slopes is not None:
-        scores = scores + attention_reference.alibi_bias(alibi_slopes, lq, lk)
-    allowed = attention_reference.allowed_keys(lq, lk, causal=causal, window=window, seqlens=seqlens,
-                                               n_global=n_global if window != (-1, -1) else 0, device=q.device)
-    valid = attention_reference.valid_queries(lq, lk, seqlens, q.device)
-    if valid is not None:
-        allowed = allowed | ~valid
-    probs = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
-    if valid is not None:
-        probs = probs * valid
-    return probs

@@ -10,10 +10,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from genotx.ops.rope import rope
 from genotx.models.config import ModelConfig
 from genotx.models.mixers import Context
 from genotx.ops.linear_attention import feature_map, linear_attention
+from genotx.ops.rope import rope
 
 
 class LinearAttention(nn.Module):

@@ -23,8 +23,8 @@ from torch import nn
 
 from genotx.models.config import ModelConfig
 from genotx.models.mixers import Context
-from genotx.ops.scan import selective_scan
 from genotx.models.rc import flip_rows
+from genotx.ops.scan import selective_scan
 
 DT_MIN, DT_MAX, DT_FLOOR = 1e-3, 1e-1, 1e-4
 

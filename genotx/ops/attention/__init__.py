@@ -17,25 +17,24 @@ Backends:
   * "auto"      Triton for supported CUDA tensors, else SDPA. CPU tensors never
                 reach Triton; a fallback says why at debug level on the
                 "genotx.ops" logger.
+
+`attention_probs` returns the probabilities themselves (attention maps), which
+only the reference forms: the fused paths never hold an (Lq, Lk) matrix.
 """
 
 from __future__ import annotations
 
-import logging
-
 import torch
 import torch.nn.functional as F
 
+from ..backends import auto_backend, check_backend, triton_unsupported
 from . import banded, reference
 from .reference import alibi_slopes
 
-__all__ = ["attention", "alibi_slopes", "BACKENDS"]
+__all__ = ["attention", "attention_probs", "alibi_slopes", "BACKENDS"]
 
 BACKENDS = ("auto", "triton", "sdpa", "reference")
-TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 TRITON_MAX_HEAD_DIM = 128
-
-log = logging.getLogger("genotx.ops")
 
 
 def attention(q, k, v, *, causal=False, softmax_scale=None, alibi_slopes=None,
@@ -62,12 +61,7 @@ def attention(q, k, v, *, causal=False, softmax_scale=None, alibi_slopes=None,
     options = dict(causal=causal, softmax_scale=softmax_scale, alibi_slopes=alibi_slopes,
                    window=window, seqlens=seqlens, n_global=n_global)
     if backend == "auto":
-        reason = triton_unsupported(q)
-        if reason is None:
-            backend = "triton"
-        else:
-            backend = "sdpa"
-            log.debug("attention: sdpa instead of triton: %s", reason)
+        backend = auto_backend("attention", triton_unsupported(q, TRITON_MAX_HEAD_DIM), "sdpa")
     if backend == "triton":
         from . import triton as triton_backend
 
@@ -77,19 +71,23 @@ def attention(q, k, v, *, causal=False, softmax_scale=None, alibi_slopes=None,
     return reference.attention(q, k, v, **options)
 
 
-def triton_unsupported(q) -> str | None:
-    """Why the Triton kernel cannot take this call, or None when it can."""
-    if q.device.type != "cuda":
-        return f"tensors are on {q.device.type}, the kernel needs CUDA"
-    if q.dtype not in TRITON_DTYPES:
-        return f"dtype {q.dtype} is not float16, bfloat16 or float32"
-    if q.shape[-1] > TRITON_MAX_HEAD_DIM:
-        return f"head dim {q.shape[-1]} is above {TRITON_MAX_HEAD_DIM}"
-    try:
-        import triton  # noqa: F401
-    except ImportError:  # pragma: no cover - triton ships with CUDA builds of torch
-        return "triton is not installed"
-    return None
+def attention_probs(q, k, *, causal=False, softmax_scale=None, alibi_slopes=None,
+                    window=(-1, -1), seqlens=None, n_global=0):
+    """The weights `attention` gives each key: (B, H, Lq, Lk) float32 (float64 for float64 input).
+
+    Arguments as for `attention` (without v). Disallowed keys get zero and
+    padded query rows are all zero. Memory O(Lq * Lk): for attention maps.
+
+    >>> q = k = torch.randn(2, 4, 16, 32)
+    >>> attention_probs(q, k, causal=True).sum(-1).allclose(torch.ones(2, 4, 16))
+    True
+    """
+    window, seqlens, n_global = _check_inputs(q, k, k, softmax_scale, alibi_slopes,
+                                              window, seqlens, n_global, "reference")
+    dtype = torch.promote_types(q.dtype, torch.float32)
+    return reference.attention_probs(q.to(dtype), k.to(dtype), causal=causal, softmax_scale=softmax_scale,
+                                     alibi_slopes=alibi_slopes, window=window, seqlens=seqlens,
+                                     n_global=n_global)
 
 
 SHORT_CPU_KEYS = 128
@@ -135,8 +133,7 @@ def sdpa_attention(q, k, v, *, causal=False, softmax_scale=None, alibi_slopes=No
 
 def _check_inputs(q, k, v, softmax_scale, slopes, window, seqlens, n_global, backend):
     """Validate shapes and options; return (window, seqlens, n_global) normalised."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    check_backend(backend, BACKENDS)
     if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
         raise ValueError(f"q, k and v must be (B, H, L, D), got {q.dim()}-, {k.dim()}- and {v.dim()}-dimensional")
     if k.shape != v.shape:

@@ -103,13 +103,15 @@ def alibi_slopes(n_heads: int) -> torch.Tensor:
     return torch.tensor(slopes, dtype=torch.float32)
 
 
-def attention(q, k, v, *, causal=False, softmax_scale=None, alibi_slopes=None,
-              window=(-1, -1), seqlens=None, n_global=0):
-    """Scaled dot-product attention with every genotx option; (B, H, Lq, D) in q's dtype.
+def attention_probs(q, k, *, causal=False, softmax_scale=None, alibi_slopes=None,
+                    window=(-1, -1), seqlens=None, n_global=0) -> torch.Tensor:
+    """(B, H, Lq, Lk) softmax weights of every (query, key) pair, in at least float32.
 
-    >>> q = k = v = torch.randn(1, 2, 5, 8)
-    >>> attention(q, k, v, causal=True).shape
-    torch.Size([1, 2, 5, 8])
+    Disallowed keys get exactly zero and padded query rows are all zero.
+
+    >>> q = k = torch.randn(1, 2, 3, 8)
+    >>> attention_probs(q, k, causal=True)[0, 0, 0].tolist()
+    [1.0, 0.0, 0.0]
     """
     lq, lk = q.shape[-2], k.shape[-2]
     scale = softmax_scale if softmax_scale is not None else q.shape[-1] ** -0.5
@@ -122,11 +124,20 @@ def attention(q, k, v, *, causal=False, softmax_scale=None, alibi_slopes=None,
     valid = valid_queries(lq, lk, seqlens, q.device)
     if valid is not None:
         # A padded row has no allowed key; let it see every key so the softmax
-        # stays finite (no NaN in the backward pass), then zero its output.
+        # stays finite (no NaN in the backward pass), then zero the row.
         allowed = allowed | ~valid
-    scores = scores.masked_fill(~allowed, float("-inf"))
-    probs = torch.softmax(scores, dim=-1).to(v.dtype)
-    out = torch.matmul(probs, v)
-    if valid is not None:
-        out = torch.where(valid, out, torch.zeros((), dtype=out.dtype, device=out.device))
-    return out
+    probs = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
+    return probs if valid is None else probs * valid
+
+
+def attention(q, k, v, *, causal=False, softmax_scale=None, alibi_slopes=None,
+              window=(-1, -1), seqlens=None, n_global=0):
+    """Scaled dot-product attention with every genotx option; (B, H, Lq, D) in q's dtype.
+
+    >>> q = k = v = torch.randn(1, 2, 5, 8)
+    >>> attention(q, k, v, causal=True).shape
+    torch.Size([1, 2, 5, 8])
+    """
+    probs = attention_probs(q, k, causal=causal, softmax_scale=softmax_scale, alibi_slopes=alibi_slopes,
+                            window=window, seqlens=seqlens, n_global=n_global)
+    return torch.matmul(probs.to(v.dtype), v)

@@ -14,11 +14,11 @@ rows), and the mask is only built on blocks that straddle a boundary.
 
 from __future__ import annotations
 
-import os
-
 import torch
 import triton
 import triton.language as tl
+
+from ..backends import interpreting, last_dim_contiguous, require_cuda
 
 LOG2E = 1.4426950408889634
 
@@ -31,10 +31,6 @@ BLOCKS = {
     ("backward", 128): (64, 64, 8, 2),
 }
 INTERPRETER_BLOCK = 16  # small blocks so tiny test shapes still span several blocks
-
-
-def interpreting() -> bool:
-    return os.environ.get("TRITON_INTERPRET") == "1"
 
 
 @triton.jit
@@ -334,10 +330,6 @@ def _blocks(pass_name: str, head_dim: int, dtype: torch.dtype):
     return block_m, block_n, block_d, warps, stages
 
 
-def _last_dim_contiguous(x: torch.Tensor) -> torch.Tensor:
-    return x if x.stride(-1) == 1 else x.contiguous()
-
-
 def _flags(q, slopes, window, seqlens, n_global, causal):
     """Constexpr flags and run-time arguments shared by the three kernels."""
     has_window = window != (-1, -1)
@@ -403,7 +395,7 @@ class FlashAttention(torch.autograd.Function):
     def backward(ctx, dout):
         q, k, v, out, lse, slopes, seqlens = ctx.saved_tensors
         causal, scale, window, n_global = ctx.options
-        dq, dk, dv = _backward(_last_dim_contiguous(dout), q, k, v, out, lse, causal, scale,
+        dq, dk, dv = _backward(last_dim_contiguous(dout), q, k, v, out, lse, causal, scale,
                                slopes, window, seqlens, n_global)
         return dq, dk, dv, None, None, None, None, None, None
 
@@ -417,12 +409,10 @@ def attention(q, k, v, *, causal=False, softmax_scale=None, alibi_slopes=None,
     float32 (constants: no gradient); seqlens (B,) int. Returns (B, H, Lq, D).
     Inputs are assumed checked by the dispatcher.
     """
-    if q.device.type != "cuda" and not interpreting():
-        raise ValueError(f"the triton backend needs CUDA tensors, got {q.device.type} "
-                         "(set TRITON_INTERPRET=1 before importing to run it on the CPU for testing)")
+    require_cuda(q)
     if q.shape[-1] > 128:
         raise ValueError(f"the triton backend supports head dims up to 128, got {q.shape[-1]}")
-    q, k, v = (_last_dim_contiguous(x) for x in (q, k, v))
+    q, k, v = (last_dim_contiguous(x) for x in (q, k, v))
     scale = float(softmax_scale) if softmax_scale is not None else q.shape[-1] ** -0.5
     if alibi_slopes is not None:
         alibi_slopes = alibi_slopes.detach().to(device=q.device, dtype=torch.float32).contiguous()

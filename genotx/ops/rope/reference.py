@@ -31,14 +31,22 @@ def inverse_frequencies(dim: int, base: float = 10000.0, device=None,
 
 
 def angles(length: int, dim: int, *, offset: int = 0, base: float = 10000.0,
-           scale: float = 1.0, device=None, dtype=torch.float32) -> torch.Tensor:
-    """Rotation angle of every (row, pair): (length, dim / 2)."""
-    positions = torch.arange(offset, offset + length, device=device, dtype=dtype) / scale
-    return positions[:, None] * inverse_frequencies(dim, base, device, dtype)[None, :]
+           scale: float = 1.0, device=None, dtype=torch.float32, rows=None) -> torch.Tensor:
+    """Rotation angle of every (row, pair): (length, dim / 2).
+
+    rows: (B, length) ints, the index of each row in its sequence when not
+    0, 1, ... (queries picked out of a longer row); the angles are then
+    (B, 1, length, dim / 2), one per batch row and shared by the heads.
+    """
+    if rows is None:
+        positions = torch.arange(offset, offset + length, device=device, dtype=dtype) / scale
+    else:
+        positions = (rows[:, None].to(device=device, dtype=dtype) + offset) / scale
+    return positions[..., None] * inverse_frequencies(dim, base, device, dtype)
 
 
 def rotate(x: torch.Tensor, angle: torch.Tensor, *, interleaved: bool = False) -> torch.Tensor:
-    """Rotate the feature pairs of x (..., L, D) by angle (L, D/2); same dtype as x."""
+    """Rotate the feature pairs of x (..., L, D) by angle (..., L, D/2); same dtype as x."""
     cos, sin = angle.cos(), angle.sin()
     x32 = x.to(angle.dtype)
     if interleaved:
@@ -54,9 +62,12 @@ def rotate(x: torch.Tensor, angle: torch.Tensor, *, interleaved: bool = False) -
     return y.to(x.dtype)
 
 
-def rope(q, k, *, offset=0, base=10000.0, scale=1.0, interleaved=False, inplace=False):
+def rope(q, k, *, offset=0, base=10000.0, scale=1.0, interleaved=False, inplace=False,
+         q_positions=None):
     """Rotate q and k (B, H, L, D) by their positions; returns (q, k).
 
+    Row i is at position (offset + i) / scale, a query row i of batch b at
+    (offset + q_positions[b, i]) / scale when q_positions (B, Lq) is given.
     With inplace=True the results are written into q and k as well.
 
     >>> q = k = torch.randn(1, 2, 6, 8)
@@ -65,8 +76,8 @@ def rope(q, k, *, offset=0, base=10000.0, scale=1.0, interleaved=False, inplace=
     torch.Size([1, 2, 6, 8])
     """
     rotated = []
-    for x in (q, k):
-        angle = angles(x.shape[-2], x.shape[-1], offset=offset, base=base, scale=scale,
+    for x, rows in ((q, q_positions), (k, None)):
+        angle = angles(x.shape[-2], x.shape[-1], offset=offset, base=base, scale=scale, rows=rows,
                        device=x.device, dtype=torch.promote_types(x.dtype, torch.float32))
         y = rotate(x, angle, interleaved=interleaved)
         rotated.append(x.copy_(y) if inplace else y)

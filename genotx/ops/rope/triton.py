@@ -9,17 +9,12 @@ so the backward pass is the same kernel with the sine negated (BACKWARD=True).
 
 from __future__ import annotations
 
-import os
-
 import torch
 import triton
 import triton.language as tl
 
+from ..backends import interpreting, last_dim_contiguous, require_cuda
 from .reference import inverse_frequencies
-
-
-def interpreting() -> bool:
-    return os.environ.get("TRITON_INTERPRET") == "1"
 
 
 @triton.jit
@@ -94,13 +89,9 @@ class Rope(torch.autograd.Function):
         grads = []
         for grad in (dq, dk):
             if grad is not None:
-                grad = rotate(_last_dim_contiguous(grad), inv_freq, backward=True, **ctx.options)
+                grad = rotate(last_dim_contiguous(grad), inv_freq, backward=True, **ctx.options)
             grads.append(grad)
         return grads[0], grads[1], None, None, None, None, None
-
-
-def _last_dim_contiguous(x: torch.Tensor) -> torch.Tensor:
-    return x if x.stride(-1) == 1 else x.contiguous()
 
 
 def rope(q, k, *, offset=0, base=10000.0, scale=1.0, interleaved=False, inplace=False):
@@ -110,11 +101,9 @@ def rope(q, k, *, offset=0, base=10000.0, scale=1.0, interleaved=False, inplace=
     Returns (q, k) rotated; with inplace=True they are q and k themselves.
     Inputs are assumed checked by the dispatcher.
     """
-    if q.device.type != "cuda" and not interpreting():
-        raise ValueError(f"the triton backend needs CUDA tensors, got {q.device.type} "
-                         "(set TRITON_INTERPRET=1 before importing to run it on the CPU for testing)")
+    require_cuda(q)
     if inplace and (q.stride(-1) != 1 or k.stride(-1) != 1):
         raise ValueError("in-place rope needs q and k with a contiguous last dim")
     if not inplace:
-        q, k = _last_dim_contiguous(q), _last_dim_contiguous(k)
+        q, k = last_dim_contiguous(q), last_dim_contiguous(k)
     return Rope.apply(q, k, int(offset), float(base), float(scale), bool(interleaved), bool(inplace))
