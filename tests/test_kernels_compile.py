@@ -25,7 +25,7 @@ from genotx.ops.rope import triton as rope_kernels  # noqa: E402
 H100 = GPUTarget("cuda", 90, 32)
 H100_SHARED_BYTES = 227 * 1024
 POINTER_TYPES = {"LSE": "*fp32", "Delta": "*fp32", "Slopes": "*fp32", "Seqlens": "*i32", "InvFreq": "*fp32"}
-FLOAT_ARGS = {"qk_scale", "softmax_scale", "scale"}
+FLOAT_ARGS = {"softmax_scale", "scale"}
 
 
 def compile_for_h100(kernel, element_type, constants, num_warps, num_stages):
@@ -45,28 +45,67 @@ def compile_for_h100(kernel, element_type, constants, num_warps, num_stages):
     return triton.compile(source, target=H100, options=dict(num_warps=num_warps, num_stages=num_stages))
 
 
-def attention_constants(pass_name, head_dim, dtype, flags_on):
-    block_m, block_n, block_d, warps, stages = attention_kernels._blocks(pass_name, head_dim, dtype)
+def attention_constants(config, head_dim, dtype, flags_on, backward=None):
     flags = dict(CAUSAL=flags_on, HAS_ALIBI=flags_on, HAS_WINDOW=flags_on, HAS_GLOBAL=flags_on,
                  HAS_SEQLENS=flags_on)
-    constants = dict(HEAD_DIM=head_dim, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d,
-                     DOT_PRECISION="ieee" if dtype == torch.float32 else "tf32", **flags)
-    return constants, warps, stages
+    if backward is not None:  # the rows kernel: forward, or dq
+        flags["BACKWARD"] = backward
+    return dict(HEAD_DIM=head_dim, BLOCK_D=max(16, triton.next_power_of_2(head_dim)),
+                DOT_PRECISION="ieee" if dtype == torch.float32 else "tf32", **config.kwargs, **flags)
 
 
-@pytest.mark.parametrize("kernel,pass_name,element_type,dtype,head_dim,flags_on", [
-    (attention_kernels._attention_forward, "forward", "fp16", torch.float16, 128, True),
-    (attention_kernels._attention_forward, "forward", "bf16", torch.bfloat16, 64, False),
-    (attention_kernels._attention_backward_dkdv, "backward", "bf16", torch.bfloat16, 128, True),
-    (attention_kernels._attention_backward_dq, "backward", "fp16", torch.float16, 64, False),
-], ids=["forward_fp16_d128_all_flags", "forward_bf16_d64_no_flags", "dkdv_bf16_d128_all_flags",
-        "dq_fp16_d64_no_flags"])
-def test_attention_kernels_compile_for_h100_within_shared_memory(kernel, pass_name, element_type, dtype,
-                                                                 head_dim, flags_on):
-    constants, warps, stages = attention_constants(pass_name, head_dim, dtype, flags_on)
-    compiled = compile_for_h100(kernel, element_type, constants, warps, stages)
+PASSES = {  # name: (autotuned kernel, BACKWARD flag of the rows kernel)
+    "forward": (attention_kernels._attention_rows, False),
+    "dq": (attention_kernels._attention_rows, True),
+    "dkdv": (attention_kernels._attention_dkdv, None),
+}
+
+
+DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
+# Checked by default: the largest tiles (listed first) of each pass in bf16, and in fp32 those of
+# dq, which needs the most shared memory. The rest, about 3 minutes (float32 compiles take 10-35 s
+# each), with GENOTX_ALL_CONFIGS=1.
+DEFAULT_SWEEP = {("forward", "bf16"), ("dq", "bf16"), ("dkdv", "bf16"), ("dq", "fp32")}
+ALL_CONFIGS = [pytest.mark.slow, pytest.mark.skipif(os.environ.get("GENOTX_ALL_CONFIGS") != "1",
+                                                    reason="set GENOTX_ALL_CONFIGS=1 to compile every configuration")]
+
+
+def config_sweep():
+    """(pass, element type, config) for every configuration the autotuner may run on a GPU."""
+    for pass_name, (kernel, _) in PASSES.items():
+        for element_type, dtype in DTYPES.items():
+            for i, config in enumerate(attention_kernels._fit(kernel.configs, {"Q": torch.empty(0, dtype=dtype)})):
+                marks = [] if i == 0 and (pass_name, element_type) in DEFAULT_SWEEP else ALL_CONFIGS
+                name = "{}-{}-m{BLOCK_M}-n{BLOCK_N}".format(pass_name, element_type, **config.kwargs)
+                yield pytest.param(pass_name, element_type, config, marks=marks,
+                                   id=f"{name}-w{config.num_warps}-s{config.num_stages}")
+
+
+@pytest.mark.parametrize("pass_name,element_type,config", list(config_sweep()))
+def test_autotuning_configs_compile_for_h100_within_shared_memory(pass_name, element_type, config):
+    # Head dim 128 with every flag on: the largest tiles and the most live values.
+    kernel, backward = PASSES[pass_name]
+    constants = attention_constants(config, 128, DTYPES[element_type], True, backward)
+    compiled = compile_for_h100(kernel.fn, element_type, constants, config.num_warps, config.num_stages)
     assert compiled.asm["cubin"]
     assert 0 < compiled.metadata.shared <= H100_SHARED_BYTES
+
+
+@pytest.mark.parametrize("pass_name", list(PASSES))
+def test_attention_kernels_compile_for_head_dim_64_without_flags(pass_name):
+    kernel, backward = PASSES[pass_name]
+    config = kernel.configs[0]
+    constants = attention_constants(config, 64, torch.float16, False, backward)
+    compiled = compile_for_h100(kernel.fn, "fp16", constants, config.num_warps, config.num_stages)
+    assert compiled.asm["cubin"]
+
+
+def test_interpreter_runs_one_autotuning_config_and_a_gpu_several(monkeypatch):
+    for table in (attention_kernels.ROWS_CONFIGS, attention_kernels.DKDV_CONFIGS):
+        assert len(attention_kernels._configs(table)) == len(table) > 1
+        monkeypatch.setenv("TRITON_INTERPRET", "1")
+        assert len(attention_kernels._configs(table)) == 1
+        monkeypatch.delenv("TRITON_INTERPRET")
 
 
 @pytest.mark.parametrize("interleaved", [False, True], ids=["rotate_half", "interleaved"])
@@ -76,14 +115,13 @@ def test_rope_kernel_compiles_for_h100(interleaved):
     assert compiled.asm["cubin"]
 
 
-@pytest.mark.parametrize("kernel,pass_name", [
-    (attention_kernels._attention_forward, "forward"),
-    (attention_kernels._attention_backward_dkdv, "backward"),
-], ids=["forward", "dkdv"])
-def test_attention_kernels_compile_when_lengths_and_window_are_specialised_to_one(kernel, pass_name):
+@pytest.mark.parametrize("pass_name", ["forward", "dkdv"])
+def test_attention_kernels_compile_when_lengths_and_window_are_specialised_to_one(pass_name):
     # Triton turns integer arguments equal to 1 into compile-time constants; the first step of
     # generating from a one-token prompt has Lq = Lk = 1, and a window of one is legal.
-    constants, warps, stages = attention_constants(pass_name, 64, torch.float16, True)
-    constants.update(lq=1, lk=1, window_left=1, window_right=1, n_global=1)
-    compiled = compile_for_h100(kernel, "fp16", constants, warps, stages)
+    kernel, backward = PASSES[pass_name]
+    config = kernel.configs[0]
+    constants = attention_constants(config, 64, torch.float16, True, backward)
+    constants.update(lq=1, lk=1, window_left=1, window_right=1, n_global=1, lq_bucket=1, lk_bucket=1)
+    compiled = compile_for_h100(kernel.fn, "fp16", constants, config.num_warps, config.num_stages)
     assert compiled.asm["cubin"]

@@ -33,7 +33,7 @@ def selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_sof
 def _cuda_scan():
     """mamba-ssm's fused scan, or None where mamba-ssm or its CUDA extension is missing."""
     try:
-        from genotx.ops.mamba_ssm_shim import import_mamba_ssm
+        from ..mamba_ssm_shim import import_mamba_ssm
 
         ssm = import_mamba_ssm()
     except ImportError:
