@@ -11,7 +11,7 @@ says why at debug level on the "genotx.ops" logger).
 
 from __future__ import annotations
 
-import torch
+import torch  # noqa: F401  (the example in the docstring of rope)
 
 from ..backends import auto_backend, check_backend, triton_unsupported
 from . import reference
