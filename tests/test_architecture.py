@@ -21,7 +21,7 @@ LAYERS = {
     "genotx.shipped": 0,
     "genotx.io": 1,
     "genotx.tokenizers": 2,
-    "genotx.ops": 3, "genotx.kernels": 3, "genotx.models.ops": 3,
+    "genotx.ops": 3,
     "genotx.models": 4,
     "genotx.tasks": 5, "genotx.taxon": 5,
     "genotx.objectives": 6,
