@@ -15,3 +15,9 @@ class InputError(GenotxError):
     """Bad input data, a bad file or a bad combination of options (exit 2)."""
 
     exit_code = 2
+
+
+class OutputError(GenotxError):
+    """Output could not be written: a full disk, a closed stdout, an unwritable file (exit 1)."""
+
+    exit_code = 1

@@ -12,7 +12,14 @@ from typing import Optional
 import typer
 
 from genotx import __version__
-from genotx.cli._common import GenotxApp, LazySubcommands, threads_default
+from genotx.cli._common import (
+    DEBUG_OPTION,
+    QUIET_OPTION,
+    THREADS_OPTION,
+    GenotxApp,
+    LazySubcommands,
+    threads_default,
+)
 from genotx.runtime import settings
 
 app = GenotxApp(
@@ -36,11 +43,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    threads: Optional[int] = typer.Option(
-        None, "-t", "--threads", min=1, help="CPU threads (default: $GENOTX_THREADS, else $OMP_NUM_THREADS, else all cores)."
-    ),
-    quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bars, warnings or notes on stderr."),
-    debug: bool = typer.Option(False, "--debug", help="Print tracebacks of errors."),
+    threads: Optional[int] = THREADS_OPTION,
+    quiet: bool = QUIET_OPTION,
+    debug: bool = DEBUG_OPTION,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),

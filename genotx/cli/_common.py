@@ -4,12 +4,16 @@ Every subcommand function is wrapped by `command`, which turns
 `genotx.errors.GenotxError` into ``genotx: error: ...`` on stderr with the
 error's exit code (2 for bad input/usage), ends quietly with status 0 on a
 broken pipe (``genotx ... | head``), and reports anything else as an internal
-error (status 1; ``--debug`` prints the traceback). `GenotxApp` does the same
-for command-line usage errors found before a subcommand runs.
+error (status 1; ``--debug`` prints the traceback). An `OSError` from the
+environment (a full disk, a missing folder, a closed stdout) is one line naming
+the file or stream and the OS error: status 2 for a path that cannot be used,
+else 1. `GenotxApp` does the same for command-line usage errors found before a
+subcommand runs, and for failures writing ``--help`` or ``--version``.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import importlib
 import os
@@ -20,8 +24,9 @@ from typing import Callable, List, Optional
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from genotx.errors import GenotxError, InputError
+from genotx.errors import GenotxError, InputError, OutputError
 from genotx.io.reader import stdin_is_terminal
+from genotx.io.stdio import guard_standard_streams, os_error_text, silence_stdout
 from genotx.runtime import default_threads, settings
 
 try:  # typer >= 0.20 ships its own copy of click
@@ -39,18 +44,36 @@ def inputs_argument(help: str = INPUTS_HELP):
     return typer.Argument(None, help=help, show_default=False, metavar="FILE")
 
 
-def _silence_stdout() -> None:
-    """After EPIPE, point stdout at /dev/null so the interpreter's final flush is quiet."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
+# A path that cannot be used as given: a usage error (2). Other OS errors (a full
+# disk, an I/O error) are failures of the environment (1).
+BAD_PATH_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
+                             errno.ENAMETOOLONG, errno.EROFS, errno.EEXIST, errno.ELOOP})
+
+# Control characters in a message (a file name holding a newline) are shown escaped: one line.
+_ESCAPES = {c: f"\\x{c:02x}" for c in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t", 127: "\\x7f"}
 
 
 def fail(message: str, code: int = 2) -> None:
-    print(f"genotx: error: {message}", file=sys.stderr, flush=True)
+    try:
+        print(f"genotx: error: {message.translate(_ESCAPES)}", file=sys.stderr, flush=True)
+    except (OSError, ValueError, AttributeError):
+        pass  # stderr itself is gone: the exit status still tells
     raise SystemExit(code)
+
+
+def os_error_exit(exc: OSError) -> None:
+    """One line for an `OSError` of the environment: ``FILE: No space left on device``."""
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    where = " -> ".join(names) + ": " if names else ""
+    fail(f"{where}{os_error_text(exc)}", 2 if exc.errno in BAD_PATH_ERRNOS else 1)
+
+
+def _internal_error(exc: BaseException) -> None:
+    if settings.debug:
+        traceback.print_exc()
+    detail = str(exc).splitlines()[0] if str(exc) else ""
+    hint = "" if settings.debug else " (rerun with --debug for the traceback)"
+    fail(f"internal error: {type(exc).__name__}: {detail}{hint}", 1)
 
 
 class PlainValues:
@@ -148,6 +171,37 @@ class PlainCommand(PlainHelpOption, TyperCommand):
     """A subcommand whose values are converted by `PlainValues` where they can be."""
 
 
+# The global options. They are accepted after the subcommand too (`genotx predict -q`),
+# where they override what was given before it.
+THREADS_OPTION = typer.Option(
+    None, "-t", "--threads", min=1, help="CPU threads (default: $GENOTX_THREADS, else $OMP_NUM_THREADS, else all cores)."
+)
+QUIET_OPTION = typer.Option(False, "-q", "--quiet", help="No progress bars, warnings or notes on stderr.")
+DEBUG_OPTION = typer.Option(False, "--debug", help="Print tracebacks of errors.")
+
+
+def _global_options() -> list:
+    """Click parameters of the global options, to be added to a subcommand: each sets `settings` when given."""
+
+    def options(threads: Optional[int] = THREADS_OPTION, quiet: bool = QUIET_OPTION, debug: bool = DEBUG_OPTION):
+        pass
+
+    single = typer.Typer(add_completion=False, rich_markup_mode=None)
+    single.command("options", cls=PlainCommand)(options)
+    params = typer.main.get_command(single).params
+
+    def apply(ctx, param, value):
+        if value:  # given: None (threads) and False (flags) leave the setting from before the subcommand
+            setattr(settings, param.name, value)
+        return value
+
+    for param in params:
+        param.expose_value = False
+        param.callback = apply
+        _convert_plainly(param)
+    return params
+
+
 def load_subcommand(name: str, module: str):
     """Import ``genotx.cli.<module>`` and return its `run` as a click command named `name`.
 
@@ -158,6 +212,7 @@ def load_subcommand(name: str, module: str):
     single = typer.Typer(add_completion=False, rich_markup_mode=None)
     single.command(name, cls=PlainCommand, help=doc or None, short_help=doc.splitlines()[0] if doc else None)(mod.run)
     command = typer.main.get_command(single)
+    command.params.extend(_global_options())
     convert_plain_values(command)
     return command
 
@@ -194,6 +249,7 @@ class GenotxApp(typer.Typer):
     """
 
     def __call__(self, *args, **kwargs):
+        guard_standard_streams()
         if COMPLETE_VAR in os.environ:
             from typer.completion import completion_init
 
@@ -202,6 +258,7 @@ class GenotxApp(typer.Typer):
             group = typer.main.get_command(self)
             convert_plain_values(group)
             status = group.main(*args, standalone_mode=False, **kwargs)
+            sys.stdout.flush()  # help and version text: a failure is reported here, not at exit
         except _click_exceptions.NoArgsIsHelpError as exc:
             print(exc.format_message(), file=sys.stderr)
             raise SystemExit(2)
@@ -214,8 +271,14 @@ class GenotxApp(typer.Typer):
             print("genotx: interrupted", file=sys.stderr)
             raise SystemExit(130)
         except BrokenPipeError:  # `genotx --help | head -1`
-            _silence_stdout()
+            silence_stdout()
             raise SystemExit(0)
+        except GenotxError as exc:  # `genotx --help > /dev/full`
+            silence_stdout()
+            fail(str(exc), exc.exit_code)
+        except OSError as exc:
+            silence_stdout()
+            os_error_exit(exc)
         raise SystemExit(status if isinstance(status, int) else 0)
 
 
@@ -229,11 +292,13 @@ def command(func: Callable) -> Callable:
             sys.stdout.flush()
             return result
         except BrokenPipeError:
-            _silence_stdout()
+            silence_stdout()
             raise SystemExit(0)
         except GenotxError as exc:
             if settings.debug:
                 traceback.print_exc()
+            if isinstance(exc, OutputError):
+                silence_stdout()
             fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             print("genotx: interrupted", file=sys.stderr)
@@ -242,11 +307,12 @@ def command(func: Callable) -> Callable:
             raise
         except MemoryError:
             fail("out of memory (try a smaller --batch-size)", 1)
-        except Exception as exc:  # noqa: BLE001 - the last line of defence
+        except OSError as exc:  # the environment: a full disk, a missing folder
             if settings.debug:
                 traceback.print_exc()
-            detail = str(exc).splitlines()[0] if str(exc) else ""
-            fail(f"internal error: {type(exc).__name__}: {detail} (rerun with --debug for the traceback)", 1)
+            os_error_exit(exc)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            _internal_error(exc)
 
     return wrapper
 

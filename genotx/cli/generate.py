@@ -51,7 +51,7 @@ def _write_fasta(name: str, seq: str) -> None:
 @command
 def run(
     model_dir: str = typer.Option(..., "--model", "-m", help="AR checkpoint or run directory."),
-    n: int = typer.Option(1, "--n", help="Sequences per prompt."),
+    n: int = typer.Option(1, "-n", "--n", help="Sequences per prompt."),
     length: int = typer.Option(1000, "--length", help="Bases generated per sequence."),
     prompt: Optional[str] = typer.Option(None, "--prompt", help="FASTA of prompts (each record is continued)."),
     temperature: float = typer.Option(1.0, "--temperature", help="Softmax temperature (0: greedy)."),

@@ -2,9 +2,11 @@
 
 Writes FASTQ to stdout. Reads come from both strands with substitutions and
 1-3 bp indels at --error-rate (a rate like 0.01, or a range like 0-0.03 from
-which each read draws its own rate). Read ids look like
-r000001|taxon=Escherichia_coli|taxid=562|strand=-|pos=123|seq=NC_000913.3|errors=2.
-Without GENOMES, the genomes shipped with genotx are used (--split).
+which each read draws its own rate). Without GENOMES, the genomes shipped
+with genotx are used (--split). Read ids look like this (one word):
+
+\b
+  r000001|taxon=Escherichia_coli|taxid=562|strand=-|pos=123|seq=NC_000913.3|errors=2
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Output columns: id, n_bases, n_tokens, tokens (space-separated token strings,
 or integer ids with --ids). With --stats, one row per input: input, reads,
 bases, tokens, bases_per_token, vocab_coverage, rc_consistent.
 
+Examples:
+
+\b
   genotx tokenize --kind kmer --k 6 --stride 6 < reads.fq
   genotx tokenize --tokenizer tok.json reads.fq.gz
   genotx tokenize --train genome.fa.gz --kind rcbpe --vocab 4096 -o tok.json

@@ -10,7 +10,8 @@
  *
  * It accepts only what the strict Python parser accepts without comment, and
  * returns None at the first thing it does not: a header without '@', an empty
- * id, a control or non-ASCII character, a third line without '+', an empty
+ * id, a control character, a non-ASCII id, a description that is not UTF-8, a
+ * third line without '+', an empty
  * sequence, a base outside the alphabet, a quality outside '!'..'~', a length
  * mismatch, a carriage return or a blank line. The caller then hands the same
  * bytes to the Python parser, which names the record and what is wrong (or
@@ -52,6 +53,50 @@ static int header_ok(const unsigned char *p, Py_ssize_t n)
     for (Py_ssize_t i = 0; i < n; i++)
         ok &= (unsigned char)(((unsigned char)(p[i] - 32) < 95) | (p[i] == '\t'));
     return ok;
+}
+
+/* A header or '+' line with bytes beyond ASCII: UTF-8 (as Python's strict decoder takes it:
+ * no overlong forms, no surrogates, nothing past U+10FFFF) without control characters.
+ * Whether the id is ASCII is checked where the id is cut out. */
+static int utf8_text_ok(const unsigned char *p, Py_ssize_t n)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c < 0x80) {
+            if ((c < 32 && c != '\t') || c == 127)
+                return 0;
+            i++;
+            continue;
+        }
+        int len;
+        unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            lo = c == 0xE0 ? 0xA0 : 0x80;
+            hi = c == 0xED ? 0x9F : 0xBF;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            lo = c == 0xF0 ? 0x90 : 0x80;
+            hi = c == 0xF4 ? 0x8F : 0xBF;
+        } else {
+            return 0;
+        }
+        if (n - i < len || p[i + 1] < lo || p[i + 1] > hi)
+            return 0;
+        for (int k = 2; k < len; k++)
+            if (p[i + k] < 0x80 || p[i + k] > 0xBF)
+                return 0;
+        i += len;
+    }
+    return 1;
+}
+
+static int line_ok(const unsigned char *p, Py_ssize_t n)
+{
+    return header_ok(p, n) || utf8_text_ok(p, n);
 }
 
 /* A new str of the n bases at p in normal form; *bad is set when one is not a base. */
@@ -128,7 +173,7 @@ static Py_ssize_t parse_records(const unsigned char *p, Py_ssize_t n, PyObject *
         Py_ssize_t seq_len = e2 - s, qual_len = e4 - q;
         if (h[0] != '@' || pl[0] != '+' || seq_len == 0 || seq_len != qual_len)
             return REFUSE;
-        if (!header_ok(h + 1, e1 - h - 1) || !header_ok(pl + 1, e3 - pl - 1))
+        if (!line_ok(h + 1, e1 - h - 1) || !line_ok(pl + 1, e3 - pl - 1))
             return REFUSE;
         const unsigned char *id_end = h + 1;
         while (id_end < e1 && *id_end != ' ' && *id_end != '\t')

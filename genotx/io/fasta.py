@@ -12,7 +12,7 @@ from typing import Iterator
 
 from genotx.errors import InputError
 from genotx.io.fastq import Batcher
-from genotx.io.normalise import HEADER_CHARS, NORM_TABLE, check_sequence, record_id
+from genotx.io.normalise import NORM_TABLE, check_sequence, header_problem, record_id
 
 MAX_BATCH_BASES = 1 << 24  # hand out a batch early once it holds this many bases (genomes)
 
@@ -86,10 +86,10 @@ def fasta_records(pieces: Iterator[bytes], name: str, batch_size: int):
 
 def _header(raw: bytes, name: str, number: int) -> str:
     raw = raw.rstrip(b"\r")
-    text = raw.decode("latin-1")
-    if raw.translate(None, HEADER_CHARS):
-        raise InputError(f"{name}: record {number}: header contains control or non-ASCII characters (binary data?)")
-    return text
+    problem = header_problem(raw)
+    if problem is not None:
+        raise InputError(f"{name}: record {number}: {problem}")
+    return raw.decode("latin-1")  # only the id (ASCII) is kept; a UTF-8 description is never shown
 
 
 def _finish(record: _Record, name: str, out: Batcher) -> int:

@@ -21,7 +21,15 @@ from operator import itemgetter
 from typing import Iterator
 
 from genotx.errors import InputError
-from genotx.io.normalise import BASES, HEADER_CHARS, QUALITY_CHARS, check_sequence, normalise_many, record_id
+from genotx.io.normalise import (
+    BASES,
+    HEADER_CHARS,
+    QUALITY_CHARS,
+    check_sequence,
+    header_problem,
+    normalise_many,
+    record_id,
+)
 
 try:
     from genotx.io import _fastq as fast
@@ -159,13 +167,11 @@ def parse_lines(lines: list[str], name: str, first: int) -> tuple[list[str], lis
     ok = (
         head_text[:1] == "@"
         and len(names) == n
-        and head_text.isascii()
-        and not head_text.encode("ascii").translate(None, HEADER_CHARS)
+        and (_plain_ascii(head_text) or not any(map(_line_problem, heads)))
         and (
             plus_text == "+" * n
             or (
-                plus_text.isascii()
-                and not plus_text.encode("ascii").translate(None, HEADER_CHARS)
+                (_plain_ascii(plus_text) or not any(map(_line_problem, plus)))
                 and all(map(str.startswith, plus, repeat("+")))
             )
         )
@@ -189,6 +195,16 @@ def parse_lines(lines: list[str], name: str, first: int) -> tuple[list[str], lis
     return names, seqs, quals
 
 
+def _plain_ascii(text: str) -> bool:
+    """Printable ASCII and tabs only (newlines join the lines): no header of it needs a closer look."""
+    return text.isascii() and not text.encode("ascii").translate(None, HEADER_CHARS)
+
+
+def _line_problem(line: str, what: str = "header") -> str | None:
+    """`header_problem` of a header or '+' line as decoded here (latin-1), its first character left out."""
+    return header_problem(line[1:].encode("latin-1"), what)
+
+
 def explain(lines: list[str], name: str, first: int) -> None:
     """Walk 4-line records one by one and raise an `InputError` for the first bad one."""
     for i in range(0, len(lines) - 3, 4):
@@ -197,10 +213,9 @@ def explain(lines: list[str], name: str, first: int) -> None:
         if not head.startswith("@"):
             what = "a blank line" if not head.strip() else f"{head[:30]!r}"
             raise InputError(f"{name}: record {number}: expected a FASTQ header starting with '@', got {what}")
-        if not head.isascii() or head.encode("ascii").translate(None, HEADER_CHARS):
-            raise InputError(
-                f"{name}: record {number}: header contains control or non-ASCII characters (binary data?)"
-            )
+        problem = _line_problem(head)
+        if problem is not None:
+            raise InputError(f"{name}: record {number}: {problem}")
         rid = record_id(head[1:])
         where = f"{name}: record {number} ({rid!r})" if rid else f"{name}: record {number}"
         if not rid:
@@ -210,8 +225,9 @@ def explain(lines: list[str], name: str, first: int) -> None:
                 f"{where}: third line must start with '+', got {plus[:30]!r} "
                 "(missing '+' line, or multi-line FASTQ, which is not supported)"
             )
-        if not plus.isascii() or plus.encode("ascii").translate(None, HEADER_CHARS):
-            raise InputError(f"{where}: '+' line contains control or non-ASCII characters (binary data?)")
+        problem = _line_problem(plus, "'+' line")
+        if problem is not None:
+            raise InputError(f"{where}: {problem}")
         if not seq:
             raise InputError(f"{where}: empty sequence")
         check_sequence(seq, where)

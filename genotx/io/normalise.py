@@ -3,7 +3,9 @@
 Sequences are upper-cased, ``U`` becomes ``T``, and the IUPAC ambiguity codes
 ``R Y S W K M B D H V`` become ``N``; after that only ``A C G T N`` remain.
 Any other character (``-``, ``.``, ``*``, digits, spaces, ...) is an error.
-A record's id is its header up to the first space or tab.
+A record's id is its header up to the first space or tab: printable ASCII. The
+description after it may be any UTF-8 text (``>id1 strain Müller``); control
+characters and bytes that are not UTF-8 are refused anywhere in a header.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ BASES = b"ACGTN"
 IUPAC_AMBIGUOUS = b"RYSWKMBDHV"
 QUALITY_CHARS = bytes(range(33, 127))  # Phred+33: '!' .. '~'
 HEADER_CHARS = bytes(range(32, 127)) + b"\t\n"  # printable ASCII; no control characters
+_NOT_CONTROL = bytes(range(32, 127)) + b"\t" + bytes(range(128, 256))
 
 # Every valid sequence byte -> its normal form; everything else -> '!'. Newline
 # maps to itself so that many sequences can be normalised in one joined string.
@@ -38,6 +41,26 @@ def revcomp(seq: str) -> str:
 def record_id(header: str) -> str:
     """The id in a header line without its '>' or '@': ``record_id("r1 len=72") == "r1"``."""
     return header.replace("\t", " ").partition(" ")[0]
+
+
+def header_problem(raw: bytes, line: str = "header") -> str | None:
+    """Why a header line (without its '>' or '@') is refused, or None when it is fine.
+
+    Example: ``header_problem("r1 strain Müller".encode()) is None``.
+    """
+    if not raw.translate(None, HEADER_CHARS):
+        return None  # plain ASCII, the common case
+    if raw.translate(None, _NOT_CONTROL):
+        return f"{line} contains control characters (binary data?)"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"{line} is not UTF-8 text (binary data?)"
+    rid = raw.replace(b"\t", b" ").partition(b" ")[0]
+    if not rid.isascii():
+        shown = rid.decode("utf-8")
+        return f"record id {shown!r} has non-ASCII characters (only the description after the first space may)"
+    return None
 
 
 def normalise(seq: str | bytes) -> str | None:

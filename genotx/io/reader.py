@@ -120,5 +120,5 @@ def iter_records(paths: Iterable[str] | None = None) -> Iterator[Record]:
 def stdin_is_terminal() -> bool:
     try:
         return os.isatty(sys.stdin.fileno())
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # AttributeError: stdin closed, sys.stdin None
         return False

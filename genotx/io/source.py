@@ -45,6 +45,8 @@ def open_input(path: str) -> BinaryIO:
     lock would then abort the interpreter at shutdown.
     """
     if path == "-":
+        if sys.stdin is None:  # the shell closed it (`<&-`); Python then leaves sys.stdin None
+            raise InputError("<stdin>: read error (Bad file descriptor: stdin is closed)")
         return open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)
     try:
         return open(path, "rb", buffering=0)

@@ -16,9 +16,27 @@ _CLEAN = str.maketrans({"\t": " ", "\n": " ", "\r": " "})
 
 
 def command_line(argv: Sequence[str] | None = None) -> str:
-    """The invocation as one shell-quoted line, e.g. ``predict --task taxon``."""
+    r"""The invocation as one shell-quoted line, e.g. ``predict --task taxon``.
+
+    An argument holding a control character (a file name with a newline) is
+    written in bash's ``$'...'`` form, so the line stays one line and pastes back
+    into a shell: ``command_line(["stats", "a\nb.fa"]) == "stats $'a\\nb.fa'"``.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
-    return " ".join(shlex.quote(a) for a in args)
+    return " ".join(map(shell_word, args))
+
+
+_ANSI_C = {c: f"\\x{c:02x}" for c in range(32)} | {
+    7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r", 27: "\\E", 127: "\\x7f",
+    ord("\\"): "\\\\", ord("'"): "\\'",
+}
+
+
+def shell_word(arg: str) -> str:
+    """`arg` quoted for a shell, on one line (``$'...'`` when it holds control characters)."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in arg):
+        return "$'" + arg.translate(_ANSI_C) + "'"
+    return shlex.quote(arg)
 
 
 def format_field(value: object) -> str:
