@@ -343,3 +343,19 @@ def paths_or_stdin(paths: Optional[List[str]]) -> list[str]:
     if stdin_is_terminal():
         raise InputError("no input files and stdin is a terminal: name FASTA/FASTQ files or pipe them in ('-' reads the terminal)")
     return ["-"]
+
+
+def parse_shard(text: Optional[str], paths: list[str]) -> Optional[tuple[int, int]]:
+    """``--shard I/N`` as ``(I, N)`` (None without it); usage errors name what is wrong.
+
+    Every shard reads the same files and keeps every Nth batch, so stdin (read once)
+    cannot be sharded.
+    """
+    if text is None:
+        return None
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise InputError(f"--shard must be I/N with 1 <= I <= N (like 3/8), got {text!r}")
+    if "-" in paths:
+        raise InputError("--shard needs input files: every shard reads the same files, and stdin can be read only once")
+    return int(index), int(count)

@@ -10,6 +10,15 @@ gives the probability of the positive label).
 A taxon model with a k-mer memory of its training genomes (docs/taxon.md)
 combines the memory's evidence with the network's output; --no-memory uses
 the network alone.
+
+Scaling out: reads are independent, so several processes can share them.
+--shard I/N makes this process predict batches I, I+N, I+2N, ... of the input
+files (batches of 4096 records, counted over all files), for the N tasks of a
+cluster array job; the N outputs together hold every read once. On one machine,
+GNU parallel splits stdin among processes (docs/parallel.md):
+
+\b
+  parallel --pipe -L 4 --block 50M --keep-order genotx -t 1 predict < reads.fq
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from typing import List, Optional
 
 import typer
 
-from genotx.cli._common import command, inputs_argument, paths_or_stdin, require
+from genotx.cli._common import command, inputs_argument, parse_shard, paths_or_stdin, require
 
 
 @command
@@ -37,6 +46,8 @@ def run(
     reference: Optional[str] = typer.Option(None, "--reference", help="variant: reference FASTA for chrom/pos/ref/alt."),
     window: int = typer.Option(128, "--window", min=8,
                                help="variant: context bases around the variant (zero-shot; a classifier keeps its own)."),
+    shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N",
+                                        help="Predict only batches I, I+N, I+2N, ... of the input files (1 <= I <= N)."),
 ) -> None:
     from genotx.io import TsvWriter, iter_batches
     from genotx.runtime import import_torch
@@ -44,12 +55,15 @@ def run(
     from genotx.tasks import TASKS
 
     require(task in TASKS, f"unknown task {task!r}; choose {', '.join(TASKS[:-1])} or {TASKS[-1]}")
+    paths = paths_or_stdin(inputs)
+    shard_of = parse_shard(shard, paths)
+    require(shard_of is None or task != "variant", "--shard takes reads (taxon, regulatory, expression), not variants")
     import_torch()
     if task == "variant":
         from genotx.inference.variant import score_variant_files
 
         require(model is not None, "variant scoring needs --model DIR (an MLM or AR checkpoint, or a variant classifier)")
-        score_variant_files(model, paths_or_stdin(inputs), reference=reference, window=window, batch_size=batch_size)
+        score_variant_files(model, paths, reference=reference, window=window, batch_size=batch_size)
         return
     from genotx.inference.predict import Predictor
     from genotx.shipped import default_model
@@ -57,5 +71,5 @@ def run(
     predictor = Predictor.load(model or default_model(task), task, batch_size=batch_size, min_prob=min_prob,
                                all_probs=all_probs, precision=precision, use_memory=memory)
     with TsvWriter(predictor.columns) as out:
-        for batch in iter_batches(paths_or_stdin(inputs), quals=False):
+        for batch in iter_batches(paths, quals=False, shard=shard_of):
             out.write_rows(predictor.rows(batch))

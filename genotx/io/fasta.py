@@ -27,7 +27,10 @@ class _Record:
 
 
 def fasta_records(pieces: Iterator[bytes], name: str, batch_size: int):
-    """Yield ``(first, ids, seqs, None)`` for consecutive batches of a FASTA stream."""
+    """Yield ``(first, ids, seqs, None)`` for consecutive batches of a FASTA stream.
+
+    An empty piece (the input stalls) hands out the complete records read so far.
+    """
     out = Batcher(batch_size, with_quals=False)
     bases = 0
     record: _Record | None = None
@@ -68,7 +71,7 @@ def fasta_records(pieces: Iterator[bytes], name: str, batch_size: int):
             record.parts.append(piece[pos:end])
             pos = end
             line_start = nxt >= 0 or piece.endswith(b"\n")
-        if bases >= MAX_BATCH_BASES:
+        if bases >= MAX_BATCH_BASES or not piece:  # not piece: the input stalls (the open record waits)
             yield from out.take(final=True)
             bases = 0
         else:

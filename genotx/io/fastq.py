@@ -79,6 +79,8 @@ def fastq_records(pieces: Iterator[bytes], name: str, batch_size: int, use_fast:
                   keep_quals: bool = True):
     """Yield ``(first, ids, seqs, quals)`` for consecutive batches of a FASTQ stream.
 
+    An empty piece (the input stalls) hands out the records parsed so far as a short batch.
+
     ``keep_quals=False``: qualities are checked all the same, but ``quals`` is None.
     """
     out = Batcher(batch_size, with_quals=keep_quals)
@@ -87,6 +89,9 @@ def fastq_records(pieces: Iterator[bytes], name: str, batch_size: int, use_fast:
     if fast is not None and use_fast:
         rest = b""
         for piece in pieces:
+            if not piece:  # the input stalls: hand out what is parsed
+                yield from out.take(final=True)
+                continue
             parsed = fast.parse(rest, piece, keep_quals)
             if parsed is None:
                 pieces = chain((rest + piece,), pieces)  # the strict parser judges from here on
@@ -114,6 +119,9 @@ def _strict_records(pieces: Iterator[bytes], name: str, out: Batcher, number: in
     long_record: list[str] = []  # pieces of a record longer than a piece (long reads)
     newlines = 0
     for piece in pieces:
+        if not piece:  # the input stalls: hand out what is parsed
+            yield from out.take(final=True)
+            continue
         text = piece.decode("latin-1")  # 1:1 on bytes; non-ASCII is caught by the checks
         if long_record:
             long_record.append(text)

@@ -28,7 +28,7 @@ from genotx.errors import InputError
 from genotx.io.fasta import fasta_records
 from genotx.io.fastq import fastq_records
 from genotx.io.normalise import normalise, record_id, revcomp
-from genotx.io.source import display_name, pieces
+from genotx.io.source import STALL_SECONDS, display_name, pieces
 
 DEFAULT_BATCH = 4096
 
@@ -82,18 +82,36 @@ def sniff(chunks: Iterator[bytes], name: str) -> tuple[str | None, Iterator[byte
 
 
 def iter_batches(paths: Iterable[str] | None = None, batch_size: int = DEFAULT_BATCH,
-                 quals: bool = True) -> Iterator[RecordBatch]:
+                 quals: bool = True, shard: tuple[int, int] | None = None) -> Iterator[RecordBatch]:
     """Yield validated batches of at most `batch_size` records from each input in turn.
 
     ``-`` or no paths: stdin. ``quals=False``: FASTQ qualities are still checked but not
     kept (``batch.quals`` is None, as for FASTA), for commands that never read them.
+    ``shard=(i, n)``: only batches i, i + n, i + 2n, ... (1-based, counted over all
+    inputs), so that n processes given the same files share the records; every
+    process still reads and checks all of them. A pipe that stalls for a second
+    hands out the records read so far as a short batch (`genotx.io.source.pieces`);
+    with `shard` it never does, so that batches do not depend on timing.
     Example: ``sum(len(b) for b in iter_batches(["reads.fq.gz"]))`` counts the reads.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    for path in list(paths or ["-"]):
+    if shard is not None and not 1 <= shard[0] <= shard[1]:
+        raise ValueError(f"shard must be (i, n) with 1 <= i <= n, got {shard}")
+    batches = _all_batches(list(paths or ["-"]), batch_size, quals, stall=None if shard else STALL_SECONDS)
+    if shard is None:
+        yield from batches
+        return
+    index, count = shard
+    for number, batch in enumerate(batches):
+        if number % count == index - 1:
+            yield batch
+
+
+def _all_batches(paths: list[str], batch_size: int, quals: bool, stall: float | None) -> Iterator[RecordBatch]:
+    for path in paths:
         name = display_name(path)
-        raw = pieces(path)
+        raw = pieces(path, stall)
         try:
             fmt, chunks = sniff(raw, name)
             if fmt is None:

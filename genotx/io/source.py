@@ -6,6 +6,12 @@ from the file name. Gzip input is inflated (with ISA-L when available) in a
 background thread: the inflater releases the GIL while it works, so
 decompression runs on a second core while the parser works on earlier pieces.
 
+When a pipe or terminal stalls (a producer that writes reads as it makes them,
+like a sequencer's live output), `pieces` yields one empty piece after
+`STALL_SECONDS` without data: the parsers then hand out the records they hold
+as a partial batch, so rows appear while the input is still coming. Regular
+files never stall, so their batches do not depend on timing.
+
 Why small pieces: glibc serves allocations of 128 KiB and more with fresh
 ``mmap`` pages, so decoding and splitting megabyte chunks page-faults on every
 chunk; 64 KiB pieces are recycled from the heap and parse about twice as fast.
@@ -13,7 +19,10 @@ chunk; 64 KiB pieces are recycled from the heap and parse about twice as fast.
 
 from __future__ import annotations
 
+import os
 import queue
+import select
+import stat
 import sys
 import threading
 import zlib
@@ -30,6 +39,7 @@ PIECE = 1 << 16
 INFLATE_OUT = 1 << 20  # inflate this much per zlib call: few GIL round trips per MB
 READ_COMPRESSED = 1 << 18
 GZIP_MAGIC = b"\x1f\x8b"
+STALL_SECONDS = 1.0  # a pipe quiet this long: hand out the records read so far
 
 
 def display_name(path: str) -> str:
@@ -60,13 +70,17 @@ def open_input(path: str) -> BinaryIO:
         raise InputError(f"{path}: cannot open ({exc.strerror or exc})") from None
 
 
-def pieces(path: str) -> Iterator[bytes]:
+def pieces(path: str, stall: float | None = STALL_SECONDS) -> Iterator[bytes]:
     """Yield the (decompressed) content of `path` in pieces of at most `PIECE` bytes.
 
-    Example: ``sum(map(len, pieces("reads.fq.gz")))`` is the uncompressed size.
+    An empty piece means that a pipe has brought no data for `stall` seconds
+    (None: never say so). Example: ``sum(map(len, pieces("reads.fq.gz")))`` is
+    the uncompressed size.
     """
     name = display_name(path)
     stream = open_input(path)
+    if stall is not None and _never_stalls(stream):
+        stall = None
     handed_over = False
     try:
         first = _read_error_checked(stream, PIECE, name)
@@ -77,15 +91,31 @@ def pieces(path: str) -> Iterator[bytes]:
             first += more
         if first[:2] == GZIP_MAGIC:
             handed_over = True  # the inflating thread closes the stream
-            yield from _inflate_in_background(stream, first, name)
+            yield from _inflate_in_background(stream, first, name, stall)
         else:
             block = first
             while block:
                 yield block
+                if stall is not None and not _readable_within(stream, stall):
+                    yield b""
                 block = _read_error_checked(stream, PIECE, name)
     finally:
         if not handed_over:
             stream.close()
+
+
+def _never_stalls(stream: BinaryIO) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError):
+        return True
+
+
+def _readable_within(stream: BinaryIO, seconds: float) -> bool:
+    try:
+        return bool(select.select([stream], [], [], seconds)[0])
+    except (OSError, ValueError):
+        return True  # cannot tell: just read
 
 
 def _read_error_checked(stream: BinaryIO, size: int, name: str) -> bytes:
@@ -141,8 +171,11 @@ def inflate(stream: BinaryIO, first: bytes, name: str, lib=None) -> Iterator[byt
 _DONE = object()
 
 
-def _inflate_in_background(stream: BinaryIO, first: bytes, name: str) -> Iterator[bytes]:
-    """Run `inflate` in a thread; yield its output cut into pieces, re-raise its errors here."""
+def _inflate_in_background(stream: BinaryIO, first: bytes, name: str, stall: float | None) -> Iterator[bytes]:
+    """Run `inflate` in a thread; yield its output cut into pieces, re-raise its errors here.
+
+    An empty piece: nothing came for `stall` seconds (see `pieces`).
+    """
     handoff: queue.Queue = queue.Queue(maxsize=8)
     stop = threading.Event()
 
@@ -171,7 +204,11 @@ def _inflate_in_background(stream: BinaryIO, first: bytes, name: str) -> Iterato
     worker.start()
     try:
         while True:
-            item = handoff.get()
+            try:
+                item = handoff.get(timeout=stall)
+            except queue.Empty:
+                yield b""
+                item = handoff.get()
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
