@@ -299,9 +299,11 @@ def test_shard_refuses_stdin():
 @pytest.mark.skipif(shutil.which("parallel") is None, reason="GNU parallel is not installed")
 def test_gnu_parallel_recipe_gives_the_rows_of_one_process_in_order(taxon_reads):
     whole = run_genotx("-t", "1", "predict", str(taxon_reads), timeout=600)
-    proc = shell(f"parallel --pipe -L 4 --block 400k -j 2 --keep-order genotx -t 1 predict < {taxon_reads}"
-                 " | awk 'NR <= 2 || !/^#genotx |^read_id\\t/'", )
+    genotx = f"{sys.executable} -m genotx"  # parallel starts its own shell: a bash function is not seen there
+    proc = shell(f"parallel --pipe -L 4 --block 400k -j 2 --keep-order {genotx} -t 1 predict < {taxon_reads}"
+                 " | awk 'NR <= 2 || !/^#genotx |^read_id\\t/'")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.decode().splitlines()
     assert lines[1] == whole.stdout.decode().splitlines()[1]
+    assert not [line for line in lines[2:] if line.startswith("#genotx ") or line == lines[1]]
     assert _calls(proc.stdout) == _calls(whole.stdout)  # same rows, same order

@@ -113,3 +113,27 @@ def test_bad_generate_options_exit_2(runs, args, message):
 def test_missing_model_directory_exits_2(tmp_path):
     done = genotx("generate", "--model", str(tmp_path), "--length", "5")
     assert done.returncode == 2 and "not a genotx checkpoint" in done.stderr.decode()
+
+
+@pytest.mark.parametrize("which", ["ar", "ar_kmer"])
+def test_a_prompt_longer_than_the_context_is_continued_from_its_last_window(runs, which, tmp_path):
+    """A 300 kbp prompt gives what its last context window gives, and the first forward pass sees only that."""
+    import json
+    import random
+    import re
+
+    from genotx.models import load_checkpoint
+
+    rng = random.Random(5)
+    long_seq = "".join(rng.choice("ACGT") for _ in range(300_000))
+    (tmp_path / "long.fa").write_text(f">long\n{long_seq}\n")
+    args = ["generate", "--model", runs[which], "--length", "30", "--temperature", "0", "-n", "1"]
+    whole = genotx(*args, "--prompt", str(tmp_path / "long.fa"))
+    assert whole.returncode == 0, whole.stderr.decode()
+    kept = int(re.search(r"continuing its last (\d+) ", whole.stderr.decode()).group(1))
+    (tmp_path / "tail.fa").write_text(f">long\n{long_seq[-kept:]}\n")
+    tail = genotx(*args, "--prompt", str(tmp_path / "tail.fa"))
+    assert whole.stdout == tail.stdout and tail.stderr == b""  # the tail alone fits: no note
+    _, tokenizer, _ = load_checkpoint(os.path.join(runs[which], "model"))
+    context = json.load(open(os.path.join(runs[which], "model", "config.json")))["model"]["max_len"] - 1
+    assert context - 3 <= len(tokenizer.encode(long_seq[-kept:])) <= context  # the window is (nearly) full
