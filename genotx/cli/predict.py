@@ -65,6 +65,8 @@ def run(
         require(model is not None, "variant scoring needs --model DIR (an MLM or AR checkpoint, or a variant classifier)")
         score_variant_files(model, paths, reference=reference, window=window, batch_size=batch_size)
         return
+    if model is not None:
+        _refuse_pretraining_run(model, task)
     from genotx.inference.predict import Predictor
     from genotx.shipped import default_model
 
@@ -73,3 +75,17 @@ def run(
     with TsvWriter(predictor.columns) as out:
         for batch in iter_batches(paths, quals=False, shard=shard_of):
             out.write_rows(predictor.rows(batch))
+
+
+def _refuse_pretraining_run(model: str, task: str) -> None:
+    """A pretraining run directory (run.json, the model in model/) is not a fine-tuned model: say what takes it."""
+    import os
+
+    from genotx.errors import InputError
+
+    if os.path.isfile(os.path.join(model, "run.json")) and not os.path.isfile(os.path.join(model, "config.json")):
+        raise InputError(
+            f"{model}: a pretraining run (genotx pretrain), not a fine-tuned model; predict --task {task} needs the "
+            "directory written by genotx finetune -o. A pretraining run is taken by genotx finetune --from, "
+            "genotx predict --task variant --model (zero-shot scores) and, for --objective ar, genotx generate --model"
+        )
