@@ -13,7 +13,6 @@ subcommand runs, and for failures writing ``--help`` or ``--version``.
 
 from __future__ import annotations
 
-import errno
 import functools
 import importlib
 import os
@@ -24,7 +23,7 @@ from typing import Callable, List, Optional
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from genotx.errors import GenotxError, InputError, OutputError
+from genotx.errors import BAD_PATH_ERRNOS, GenotxError, InputError, OutputError
 from genotx.io.reader import stdin_is_terminal
 from genotx.io.stdio import guard_standard_streams, os_error_text, silence_stdout
 from genotx.runtime import default_threads, settings
@@ -43,11 +42,6 @@ INPUTS_HELP = "FASTA/FASTQ files, plain or gzip ('-' or none: stdin)."
 def inputs_argument(help: str = INPUTS_HELP):
     return typer.Argument(None, help=help, show_default=False, metavar="FILE")
 
-
-# A path that cannot be used as given: a usage error (2). Other OS errors (a full
-# disk, an I/O error) are failures of the environment (1).
-BAD_PATH_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
-                             errno.ENAMETOOLONG, errno.EROFS, errno.EEXIST, errno.ELOOP})
 
 # Control characters in a message (a file name holding a newline) are shown escaped: one line.
 _ESCAPES = {c: f"\\x{c:02x}" for c in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t", 127: "\\x7f"}

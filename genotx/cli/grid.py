@@ -67,6 +67,9 @@ def run(
             table.write_rows([flat_row({**c.to_dict(), "status": "planned", "budget_flops": plan["budget"]["flops"]},
                                        tasks=axes.tasks) for c in cells])
             return
+        from genotx.io.outputs import GRID, check_output
+
+        check_output(out, GRID, resumable=True)  # a folder of other files is never written into
         results = []
         for result in run_grid(plan, out, jobs=jobs):
             results.append(result)

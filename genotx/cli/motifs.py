@@ -107,8 +107,16 @@ def run(
     max_seqs: int = typer.Option(5000, "--max-seqs", min=1, help="Use at most this many input sequences."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Sequences per forward pass."),
     seed: int = typer.Option(0, "--seed", help="Seed of the column shuffles."),
+    force: bool = typer.Option(False, "--force", help="Replace a --meme file or --logo folder written by genotx."),
 ) -> None:
+    from genotx.io.outputs import LOGOS, MEME, check_output
     from genotx.models import load_checkpoint
+
+    # before the slow part: files that genotx did not write are never replaced
+    if meme:
+        check_output(meme, MEME, force=force, option="--meme")
+    if logo:
+        check_output(logo, LOGOS, force=force, option="--logo")
     from genotx.motifs.collect import has_attention
     from genotx.motifs.pfm import background
     from genotx.progress import info
@@ -153,21 +161,24 @@ def _rows(motifs, database, top_matches, shuffles, seed) -> list:
 
 
 def _write_meme(path, motifs, names, bg) -> None:
-    import tempfile
-
+    from genotx.io.atomic import atomic_write
     from genotx.motifs.meme import MemeMotif, write_meme
 
     entries = [MemeMotif(n, m.pfm, m.n_sites, f"layer{m.source[0]}_head{m.source[1]}") for n, m in zip(names, motifs)]
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".meme")
-    with os.fdopen(fd, "w") as fh:
+    with atomic_write(path) as fh:
         write_meme(entries, fh, background=bg)
-    os.replace(tmp, path)
 
 
 def _write_logos(folder, motifs, names, bg) -> None:
     from genotx.motifs.logo import write_logo
 
-    os.makedirs(folder, exist_ok=True)
+    from genotx.errors import output_error
+
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise output_error(exc, folder) from None
+    for stale in os.listdir(folder):  # motifN.png of an earlier run (checked: the folder holds only those)
+        os.remove(os.path.join(folder, stale))
     for name, m in zip(names, motifs):
         write_logo(os.path.join(folder, f"{name}.png"), m.pfm, bg, title=f"{name}  {m.consensus}")

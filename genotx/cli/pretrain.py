@@ -76,7 +76,8 @@ def run(
     eval_every: Optional[int] = typer.Option(None, "--eval-every", help="Steps between evaluations (0: at the end)."),
     save_every: Optional[int] = typer.Option(None, "--save-every", help="Steps between checkpoints."),
     keep: Optional[int] = typer.Option(None, "--keep", help="Checkpoints kept."),
-    resume: bool = typer.Option(False, "--resume", help="Continue the run in -o DIR from its latest checkpoint."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in -o DIR from its latest checkpoint "
+                                "(a finished run too, with a larger --max-steps or --max-tokens)."),
 ) -> None:
     from genotx.io import TsvWriter
     from genotx.train.loop import pretrain
@@ -90,6 +91,9 @@ def run(
         explicit["max_steps"] = None  # --max-tokens alone sets the length of the run
     if resume and not os.path.isdir(out):
         raise InputError(f"--resume: {out} is not a run directory")
+    from genotx.io.outputs import RUN, check_output
+
+    check_output(out, RUN, resumable=True)  # a folder of other files (or `-o .`) is refused before training
     cfg, paths = _settings(out, resume, preset, explicit, inputs)
     record = pretrain(cfg, paths, out, resume=resume)
     if record is not None:

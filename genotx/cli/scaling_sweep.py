@@ -70,6 +70,10 @@ def run(
     from genotx.runtime import settings
     from genotx.scaling.sweep import SweepFailed, plan_sweep, run_sweep
 
+    from genotx.io.outputs import SWEEP, check_output
+
+    if not dry_run:
+        check_output(out, SWEEP, resumable=True)  # a folder of other files is never written into
     given = {"--objective": objective, "--tokenizer": tokenizer, "--pe": pe, "--mixer": mixer, "--seq-len": seq_len,
              "--batch-size": batch_size, "--lr": lr, "--eval-windows": eval_windows}
     options = {"--preset": preset} if preset else dict(SWEEP_DEFAULTS)

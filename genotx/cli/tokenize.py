@@ -163,8 +163,13 @@ def run(
     seed: int = typer.Option(0, "--seed", help="Training seed."),
     single_strand: bool = typer.Option(False, "--single-strand", help="bpe: train on the given strand only."),
     output: Optional[str] = typer.Option(None, "-o", "--output", help="Write the tokenizer JSON here."),
+    force: bool = typer.Option(False, "--force", help="Replace -o FILE if it is a genotx tokenizer (nothing else)."),
 ) -> None:
     require(kind in KIND_CHOICES, f"--kind must be one of {', '.join(KIND_CHOICES)}, got {kind!r}")
+    if output:
+        from genotx.io.outputs import TOKENIZER, check_output
+
+        check_output(output, TOKENIZER, force=force)  # before training: other files are never replaced
     if train:
         require(not inputs and not tokenizer and not stats, "--train takes no inputs, --tokenizer or --stats")
         _train(list(train), kind, vocab, seed, single_strand, output)

@@ -8,7 +8,6 @@ Example::
 from __future__ import annotations
 
 import os
-import tempfile
 
 from genotx.grid.extrapolate import CANNOT_RUN
 from genotx.grid.spec import EXTRAPOLATION, PES, tokenizer_label
@@ -18,18 +17,13 @@ from genotx.grid.table import finished
 def _save(fig, path: str) -> None:
     import matplotlib.pyplot as plt
 
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".plot-", suffix=".png")
-    os.close(fd)
+    from genotx.io.atomic import atomic_path
+
     try:
-        fig.savefig(tmp, dpi=110)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a figure is for everyone
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _main(results) -> list[dict]:

@@ -21,27 +21,28 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 
 from genotx import __version__
-from genotx.errors import InputError
+from genotx.errors import InputError, output_error
+from genotx.io.atomic import place_directory, temporary_directory
 
 FORMAT = "genotx-checkpoint"
 CONFIG, WEIGHTS, TOKENIZER = "config.json", "model.safetensors", "tokenizer.json"
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
 
 
-def save_checkpoint(directory: str, model, tokenizer, metadata: dict | None = None, extra_files=None) -> None:
+def save_checkpoint(directory: str, model, tokenizer, metadata: dict | None = None, extra_files=None, *,
+                    replace: bool = False) -> None:
     """Write model weights, configuration, tokenizer and JSON-serialisable metadata to `directory`.
 
     ``extra_files`` maps a file name to a function that writes that file at the
     path it is given, so companions of the weights land in the same atomic swap.
+    `directory` must be new or empty; ``replace=True`` replaces an existing one
+    (the caller has checked that it is a checkpoint it may replace: see
+    `genotx.io.outputs`). Files follow the umask (`genotx.io.atomic`).
     """
     from safetensors.torch import save_file
 
-    directory = os.path.abspath(directory)
-    parent = os.path.dirname(directory)
-    os.makedirs(parent, exist_ok=True)
     config = {
         "format": FORMAT,
         "model": model.config.to_dict(),
@@ -53,7 +54,7 @@ def save_checkpoint(directory: str, model, tokenizer, metadata: dict | None = No
         config_text = json.dumps(config, indent=1, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:
         raise InputError(f"checkpoint metadata must be plain JSON (numbers, strings, lists, dicts): {exc}") from None
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.tmp-", dir=parent)
+    tmp = temporary_directory(directory)
     try:
         weights = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
         save_file(weights, os.path.join(tmp, WEIGHTS), metadata={"format": "pt"})
@@ -63,24 +64,13 @@ def save_checkpoint(directory: str, model, tokenizer, metadata: dict | None = No
             write(os.path.join(tmp, name))
         with open(os.path.join(tmp, CONFIG), "w") as fh:
             fh.write(config_text)
-        _swap_in(tmp, directory)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise output_error(exc, directory) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _swap_in(tmp: str, directory: str) -> None:
-    """Rename tmp to directory; an existing checkpoint is moved aside first, then removed."""
-    if not os.path.exists(directory):
-        os.replace(tmp, directory)
-        return
-    if not os.path.isdir(directory):
-        raise InputError(f"{directory}: exists and is not a directory; cannot write a checkpoint there")
-    old = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.old-", dir=os.path.dirname(directory))
-    os.rmdir(old)
-    os.replace(directory, old)
-    os.replace(tmp, directory)
-    shutil.rmtree(old, ignore_errors=True)
+    place_directory(tmp, directory, replace=replace)
 
 
 def load_checkpoint(directory: str):

@@ -7,8 +7,6 @@ the input's background), the tallest on top. Letters are glyph outlines
 
 from __future__ import annotations
 
-import os
-import tempfile
 
 import numpy as np
 
@@ -63,13 +61,10 @@ def write_logo(path: str, pfm: np.ndarray, background_freqs=None, title: str = "
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=folder)
-    os.close(fd)
+    from genotx.io.atomic import atomic_path
+
     try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)

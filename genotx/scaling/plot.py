@@ -4,7 +4,6 @@ iso-loss contours, the runs, IsoFLOP lines and the compute-optimal frontier."""
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 
@@ -62,14 +61,11 @@ def plot_fit(path: str, law: ScalingLaw, params, tokens, loss, budgets) -> None:
     right.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
 
-    folder = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1] or ".png"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".plot-", suffix=suffix)
-    os.close(fd)
+    from genotx.io.atomic import atomic_path
+
+    suffix = os.path.splitext(path)[1].lstrip(".") or "png"
     try:
-        fig.savefig(tmp, dpi=130)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=130, format=suffix)  # the temporary name has no extension to go by
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -18,8 +18,6 @@ prediction is a matrix product in numpy.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 import numpy as np
 
@@ -151,11 +149,10 @@ class LinearBaseline:
         from safetensors.numpy import save_file
 
         meta = {"features": self.features, "k": self.k, "c": self.c, "classes": self.classes}
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        os.close(fd)
-        save_file({"coef": self.coef, "intercept": self.intercept}, tmp, metadata={"baseline": json.dumps(meta)})
-        os.replace(tmp, path)
+        from genotx.io.atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            save_file({"coef": self.coef, "intercept": self.intercept}, tmp, metadata={"baseline": json.dumps(meta)})
 
     @classmethod
     def load(cls, path: str) -> "LinearBaseline":

@@ -22,6 +22,7 @@ import os
 import shutil
 
 from genotx.errors import InputError
+from genotx.io.atomic import give_default_permissions
 
 PREFIX = "step-"
 
@@ -70,6 +71,7 @@ def save_training_checkpoint(run_dir, *, step, model, heads, optimizer, tokenize
     save_file(tensors, os.path.join(tmp, "train_state.safetensors"))
     with open(os.path.join(tmp, "train_state.json"), "w") as f:
         json.dump({**state, "step": step, "optimizer": optim_json}, f, indent=1)
+    give_default_permissions(tmp)  # safetensors writes private files; a run is read by others too
     if os.path.exists(final):
         shutil.rmtree(final)
     os.replace(tmp, final)

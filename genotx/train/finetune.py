@@ -166,8 +166,12 @@ def _score(data, metrics: dict) -> float:
     return -math.inf if value != value else value
 
 
-def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset=None, tokenizer_spec=None) -> dict:
-    """Train, early-stop on validation, save the best checkpoint to ``out_dir``; returns metrics."""
+def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset=None, tokenizer_spec=None,
+             replace: bool = False) -> dict:
+    """Train, early-stop on validation, save the best checkpoint to ``out_dir``; returns metrics.
+
+    ``replace``: an existing ``out_dir`` (checked by the caller to be a fine-tuned model) is replaced.
+    """
     torch = import_torch()
     from genotx.models import save_checkpoint
 
@@ -192,8 +196,8 @@ def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset
                 "validation": best["metrics"], **data.metadata, **({"kmer_memory": memory_meta} if memory_meta else {})}
     if cfg.steps == 0:
         _keep_source_record(cfg, pretrained, metadata, result)
-    save_checkpoint(out_dir, model, tokenizer, metadata, extra_files=extra_files)
-    write_json_atomic(os.path.join(out_dir, "metrics.json"), result, indent=2)
+    extra_files["metrics.json"] = lambda path: write_json_atomic(path, result, indent=2)  # in the same swap
+    save_checkpoint(out_dir, model, tokenizer, metadata, extra_files=extra_files, replace=replace)
     return result
 
 

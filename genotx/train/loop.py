@@ -35,8 +35,10 @@ from genotx.train.metrics import MetricsLog
 from genotx.io.atomic import write_json_atomic
 from genotx.train.record import run_record
 
-# Settings that may change between a run and its --resume without changing what is learned.
-RESUMABLE_CHANGES = ("log_every", "eval_every", "save_every", "keep")
+# Settings that may change between a run and its --resume: bookkeeping, and the length of the
+# run, so that a finished run can be trained further (the learning-rate schedule is then
+# the one of the new length, continued from the step reached).
+RESUMABLE_CHANGES = ("log_every", "eval_every", "save_every", "keep", "max_steps", "max_tokens")
 
 
 def lr_at(step: int, cfg: TrainConfig, total: int) -> float:
@@ -276,7 +278,8 @@ def _finish(run: _Run, inputs: list[str], total: int, final: dict, *, n_ctx: flo
     from genotx.models import save_checkpoint
 
     cfg, state = run.cfg, run.state
-    save_checkpoint(os.path.join(run.run_dir, "model"), run.model, run.tokenizer, {**run.metadata, "step": total})
+    save_checkpoint(os.path.join(run.run_dir, "model"), run.model, run.tokenizer, {**run.metadata, "step": total},
+                    replace=True)  # the run's own model (a resumed run that trains further replaces it)
     record = run_record(
         cfg=cfg, model_cfg=run.model_cfg, counts=run.model.param_counts(), tokens=state["tokens"],
         bases=state["bases"], n_ctx=n_ctx, evaluation=final, steps=total, wall_s=wall, world=run.dist.world,
