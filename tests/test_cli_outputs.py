@@ -173,3 +173,23 @@ def test_resume_trains_a_finished_run_further(tmp_path):
     assert more.returncode == 0, more.stderr.decode()
     assert json.load(open(run / "run.json"))["steps"] == 4
     assert json.load(open(run / "model" / "config.json"))["metadata"]["step"] == 4
+
+
+# --- 11: the probability of "none of these species" --------------------------------------------
+
+def test_a_random_sequence_puts_its_mass_on_prob_none_and_a_simulated_read_does_not():
+    import random
+
+    rng = random.Random(11)
+    unknown = "".join(rng.choice("ACGT") for _ in range(150))
+    known = genotx("simulate", "-n", "1", "--seed", "4", "--error-rate", "0").stdout.decode().splitlines()[1]
+    fasta = f">unknown\n{unknown}\n>known\n{known}\n".encode()
+    lines = genotx("predict", stdin=fasta).stdout.decode().splitlines()
+    assert lines[1].split("\t") == ["read_id", "taxon", "taxid", "prob", "runner_up", "runner_up_prob", "prob_none"]
+    rows = {line.split("\t")[0]: line.split("\t") for line in lines[2:]}
+    assert rows["unknown"][1] == "unclassified" and float(rows["unknown"][6]) > 0.9
+    assert rows["known"][1] != "unclassified" and float(rows["known"][6]) < 0.1
+    for row in rows.values():  # the species and "none" share one probability mass
+        assert float(row[3]) + float(row[6]) <= 1.0 + 1e-6
+    network_alone = genotx("predict", "--no-memory", stdin=fasta).stdout.decode().splitlines()[2:]
+    assert [line.split("\t")[6] for line in network_alone] == ["NA", "NA"]

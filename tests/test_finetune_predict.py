@@ -56,7 +56,7 @@ def test_taxon_finetune_writes_checkpoint_and_metrics(taxon_model):
 def test_taxon_predictions_beat_chance_and_keep_input_order(taxon_model, small_reads):
     proc = genotx("predict", "--task", "taxon", "--model", taxon_model, "--min-prob", "0", stdin=small_reads)
     header, rows = table(proc.stdout)
-    assert header == ["read_id", "taxon", "taxid", "prob", "runner_up", "runner_up_prob"]
+    assert header == ["read_id", "taxon", "taxid", "prob", "runner_up", "runner_up_prob", "prob_none"]
     ids = [line[1:] for line in small_reads.decode().splitlines()[0::4]]
     assert [r[0] for r in rows] == ids
     truth = [i.split("|taxon=")[1].split("|")[0] for i in ids]

@@ -1,7 +1,10 @@
 """Predict with a fine-tuned model: taxon of reads, regulatory class, expression value, variant effect.
 
-taxon: read_id taxon taxid prob runner_up runner_up_prob (prob < --min-prob:
-`unclassified`, taxid 0, the best guess in runner_up). regulatory: id label
+taxon: read_id taxon taxid prob runner_up runner_up_prob prob_none (prob <
+--min-prob: `unclassified`, taxid 0, the best guess in runner_up). prob_none is
+the probability of "none of these species", the k-mer memory's background
+hypothesis: a read of an organism outside the training set puts most of its
+mass there, so every species gets a prob near 0 (NA with --no-memory). regulatory: id label
 prob. expression: id value. variant: id chrom pos ref alt score (input is a
 variant TSV; a pretrained model gives the zero-shot log-likelihood ratio alt vs
 ref, below 0 when the model prefers ref; a model from `finetune --task variant`

@@ -85,7 +85,8 @@ class Predictor:
         if self.task == "taxon":
             from genotx.taxon.classifier import taxon_rows
 
-            return taxon_rows(batch.ids, out, self.classes, self.taxids, self.min_prob)
+            return taxon_rows(batch.ids, out, self.classes, self.taxids, self.min_prob,
+                              background=self.classifier.index is not None)
         top = np.argsort(-out, axis=1)[:, 0]  # as the taxon rows rank, so ties break alike
         rows = []
         for rid, probs, best in zip(batch.ids, out, top):

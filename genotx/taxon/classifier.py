@@ -26,7 +26,12 @@ from genotx.inference.batched import batched_outputs
 from genotx.taxon import UNCLASSIFIED
 from genotx.taxon.combine import Weights, combine
 
-COLUMNS = ["read_id", "taxon", "taxid", "prob", "runner_up", "runner_up_prob"]
+# prob_none: the probability of the k-mer index's background hypothesis, "none of these
+# species" (1 - the sum of the species' probabilities). A read of an organism outside the
+# training set puts most of its mass there, so every species gets a probability near 0.
+# NA without an index (--no-memory, or a model without one): the network alone has no such
+# hypothesis and spreads all the mass over the species.
+COLUMNS = ["read_id", "taxon", "taxid", "prob", "runner_up", "runner_up_prob", "prob_none"]
 
 
 class TaxonClassifier:
@@ -88,14 +93,21 @@ def _load_index(model_dir: str, memory_meta: dict, n_classes: int):
     return index
 
 
-def taxon_rows(ids: list[str], probs: np.ndarray, classes: list[str], taxids: list, min_prob: float) -> list[tuple]:
-    """Rows of `COLUMNS`: the best species and the runner-up; below ``min_prob`` the read is unclassified."""
+def taxon_rows(ids: list[str], probs: np.ndarray, classes: list[str], taxids: list, min_prob: float,
+               background: bool = True) -> list[tuple]:
+    """Rows of `COLUMNS`: the best species and the runner-up; below ``min_prob`` the read is unclassified.
+
+    ``background``: the probabilities leave the background hypothesis its share (a k-mer
+    index took part), written as prob_none; otherwise prob_none is NA.
+    """
     top2 = np.argsort(-probs, axis=1)[:, :2]
+    none = np.clip(1.0 - probs.sum(axis=1, dtype=np.float64), 0.0, 1.0) if background else [None] * len(ids)
     rows = []
-    for rid, p, (first, second) in zip(ids, probs, top2):
+    for rid, p, (first, second), rest in zip(ids, probs, top2, none):
         p1, p2 = float(p[first]), float(p[second])
+        rest = None if rest is None else float(rest)
         if p1 < min_prob:
-            rows.append((rid, UNCLASSIFIED, 0, p1, classes[first], p1))
+            rows.append((rid, UNCLASSIFIED, 0, p1, classes[first], p1, rest))
         else:
-            rows.append((rid, classes[first], taxids[first] or "NA", p1, classes[second], p2))
+            rows.append((rid, classes[first], taxids[first] or "NA", p1, classes[second], p2, rest))
     return rows
