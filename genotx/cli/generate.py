@@ -57,7 +57,7 @@ def _context_window(rid: str, seq: str, tokenizer, config: dict, length: int, pa
     import math
 
     from genotx.progress import info
-    from genotx.train.sample import bases_per_token
+    from genotx.inference.sample import bases_per_token
 
     step = bases_per_token(tokenizer)
     fewest, longest = max(1, int(step[step > 0].min())), max(1, int(step.max()))
