@@ -59,10 +59,10 @@ def run(
     from genotx.train.finetune import FinetuneConfig, finetune
     from genotx.train.taskdata import make_task_data
 
-    from genotx.io.outputs import EXISTING, FINETUNED, check_output
+    from genotx.io.outputs import FINETUNED, check_output
 
     # before any data is read or any step trained: a refusal at the end would waste the run
-    replace = check_output(output, FINETUNED, force=force) == EXISTING
+    check_output(output, FINETUNED, force=force)
     require(pooling in ("auto", "mean", "cls"), f"--pooling must be auto, mean or cls, got {pooling!r}")
     require(not (pretrained and preset), "give --from or --preset, not both")
     errors = ErrorModel.parse(error_rate)
@@ -73,8 +73,7 @@ def run(
     data = make_task_data(task, list(inputs or []), taxa=taxa, class_files=class_files or (), valid=valid,
                           seed=seed, valid_fraction=valid_fraction, read_lengths=_lengths(read_lengths),
                           error_rate=(errors.rate_min, errors.rate_max), reference=reference, window=window)
-    result = finetune(cfg, data, output, pretrained=pretrained, preset=preset, tokenizer_spec=tokenizer,
-                      replace=replace)
+    result = finetune(cfg, data, output, pretrained=pretrained, preset=preset, tokenizer_spec=tokenizer)
     shown = {k: v for k, v in result["validation"].items() if isinstance(v, (int, float))}
     info(f"best validation at step {result['best_step']}: " + "  ".join(f"{k} {v:.4g}" for k, v in shown.items()))
     info(f"model written to {output}")

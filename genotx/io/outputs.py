@@ -4,7 +4,8 @@ Each output of genotx has a kind, recognisable from its content:
 
 - ``fine-tuned model``: a folder whose config.json has format ``genotx-checkpoint``
   and a task in its metadata (`genotx finetune -o`); ``pretrained model`` without one;
-- ``pretraining run``: a folder with run.json or train_config.json (`genotx pretrain -o`);
+- ``pretraining run``: a folder with run.json, train_config.json, checkpoints/, or the
+  sweep.json that `genotx scaling-sweep` puts in a run's folder before it starts (`genotx pretrain -o`);
 - ``scaling sweep``: a folder whose sub-folders hold sweep.json (`genotx scaling-sweep -o`);
 - ``grid``: a folder with grid.json (`genotx grid -o`);
 - ``tokenizer``: a JSON file with format ``genotx-tokenizer`` (`genotx tokenize --train -o`);
@@ -58,7 +59,8 @@ def genotx_kind(path: str) -> str | None:
         config = _json(os.path.join(path, "config.json"))
         if config.get("format") == "genotx-checkpoint":
             return FINETUNED if (config.get("metadata") or {}).get("task") else PRETRAINED
-        if any(os.path.isfile(os.path.join(path, name)) for name in ("run.json", "train_config.json")):
+        if any(os.path.isfile(os.path.join(path, name)) for name in ("run.json", "train_config.json", "sweep.json")) \
+                or os.path.isdir(os.path.join(path, "checkpoints")):
             return RUN
         if os.path.isfile(os.path.join(path, "grid.json")):
             return GRID

@@ -25,21 +25,22 @@ import shutil
 from genotx import __version__
 from genotx.errors import InputError, output_error
 from genotx.io.atomic import place_directory, temporary_directory
+from genotx.io.outputs import FINETUNED, PRETRAINED, genotx_kind
 
 FORMAT = "genotx-checkpoint"
 CONFIG, WEIGHTS, TOKENIZER = "config.json", "model.safetensors", "tokenizer.json"
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
 
 
-def save_checkpoint(directory: str, model, tokenizer, metadata: dict | None = None, extra_files=None, *,
-                    replace: bool = False) -> None:
+def save_checkpoint(directory: str, model, tokenizer, metadata: dict | None = None, extra_files=None) -> None:
     """Write model weights, configuration, tokenizer and JSON-serialisable metadata to `directory`.
 
     ``extra_files`` maps a file name to a function that writes that file at the
     path it is given, so companions of the weights land in the same atomic swap.
-    `directory` must be new or empty; ``replace=True`` replaces an existing one
-    (the caller has checked that it is a checkpoint it may replace: see
-    `genotx.io.outputs`). Files follow the umask (`genotx.io.atomic`).
+    `directory` may be new, empty, or a genotx checkpoint, which is replaced (the
+    command line asks for --force first: `genotx.io.outputs`); a folder of other
+    files is refused before anything is written. Files follow the umask
+    (`genotx.io.atomic`).
     """
     from safetensors.torch import save_file
 
@@ -54,6 +55,9 @@ def save_checkpoint(directory: str, model, tokenizer, metadata: dict | None = No
         config_text = json.dumps(config, indent=1, allow_nan=False) + "\n"
     except (TypeError, ValueError) as exc:
         raise InputError(f"checkpoint metadata must be plain JSON (numbers, strings, lists, dicts): {exc}") from None
+    kind = genotx_kind(directory) if os.path.isdir(directory) and os.listdir(directory) else None
+    if os.path.lexists(directory) and kind not in (FINETUNED, PRETRAINED) and not _is_empty_folder(directory):
+        raise InputError(f"{directory}: exists and is not a genotx checkpoint; a checkpoint is never written over it")
     tmp = temporary_directory(directory)
     try:
         weights = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
@@ -70,7 +74,11 @@ def save_checkpoint(directory: str, model, tokenizer, metadata: dict | None = No
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    place_directory(tmp, directory, replace=replace)
+    place_directory(tmp, directory, replace=kind is not None)
+
+
+def _is_empty_folder(path: str) -> bool:
+    return os.path.isdir(path) and not os.listdir(path)
 
 
 def load_checkpoint(directory: str):

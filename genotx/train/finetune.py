@@ -166,12 +166,8 @@ def _score(data, metrics: dict) -> float:
     return -math.inf if value != value else value
 
 
-def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset=None, tokenizer_spec=None,
-             replace: bool = False) -> dict:
-    """Train, early-stop on validation, save the best checkpoint to ``out_dir``; returns metrics.
-
-    ``replace``: an existing ``out_dir`` (checked by the caller to be a fine-tuned model) is replaced.
-    """
+def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset=None, tokenizer_spec=None) -> dict:
+    """Train, early-stop on validation, save the best checkpoint to ``out_dir``; returns metrics."""
     torch = import_torch()
     from genotx.models import save_checkpoint
 
@@ -197,7 +193,7 @@ def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset
     if cfg.steps == 0:
         _keep_source_record(cfg, pretrained, metadata, result)
     extra_files["metrics.json"] = lambda path: write_json_atomic(path, result, indent=2)  # in the same swap
-    save_checkpoint(out_dir, model, tokenizer, metadata, extra_files=extra_files, replace=replace)
+    save_checkpoint(out_dir, model, tokenizer, metadata, extra_files=extra_files)
     return result
 
 

@@ -278,8 +278,8 @@ def _finish(run: _Run, inputs: list[str], total: int, final: dict, *, n_ctx: flo
     from genotx.models import save_checkpoint
 
     cfg, state = run.cfg, run.state
-    save_checkpoint(os.path.join(run.run_dir, "model"), run.model, run.tokenizer, {**run.metadata, "step": total},
-                    replace=True)  # the run's own model (a resumed run that trains further replaces it)
+    # the run's own model (a resumed run that trains further replaces it)
+    save_checkpoint(os.path.join(run.run_dir, "model"), run.model, run.tokenizer, {**run.metadata, "step": total})
     record = run_record(
         cfg=cfg, model_cfg=run.model_cfg, counts=run.model.param_counts(), tokens=state["tokens"],
         bases=state["bases"], n_ctx=n_ctx, evaluation=final, steps=total, wall_s=wall, world=run.dist.world,
