@@ -19,8 +19,6 @@ from __future__ import annotations
 import numpy as np
 
 from genotx.errors import InputError
-from genotx.inference.batched import batched_outputs
-from genotx.inference.precision import set_precision
 
 
 def columns(task: str, classes: list[str], all_probs: bool) -> list[str]:
@@ -66,6 +64,8 @@ class Predictor:
             classifier = TaxonClassifier.load(model_dir, metadata, use_memory=use_memory, precision=precision,
                                               batch_size=batch_size)
             return cls(metadata, task=task, classifier=classifier, batch_size=batch_size, **options)
+        from genotx.inference.precision import set_precision
+
         model, tokenizer, _ = load_checkpoint(model_dir)
         network = (set_precision(model.eval(), precision), tokenizer)
         return cls(metadata, task=task, network=network, batch_size=batch_size, **options)
@@ -74,8 +74,29 @@ class Predictor:
         """(n, C) class probabilities or (n,) values, in the order of ``seqs``."""
         if self.classifier is not None:
             return self.classifier.probabilities(seqs)
+        from genotx.inference.batched import batched_outputs
+
         model, tokenizer = self.network
         return batched_outputs(model, tokenizer, seqs, batch_size=self.batch_size, by_length=True)
+
+    @property
+    def workers(self) -> int:
+        """Threads that may work on batches at once: one where a network runs (torch's own threads share the cores)."""
+        from genotx.runtime import default_threads, settings
+
+        network_runs = self.network is not None or (self.classifier is not None and self.classifier.network is not None)
+        return 1 if network_runs else settings.threads or default_threads()
+
+    def lines(self, batch) -> str:
+        """The TSV lines of a batch's rows (as `genotx.io.tsv.format_rows` writes `rows`)."""
+        if self.task == "taxon":
+            from genotx.taxon.classifier import taxon_lines
+
+            return taxon_lines(batch.ids, self.outputs(batch.seqs), self.classes, self.taxids, self.min_prob,
+                               background=self.classifier.index is not None)
+        from genotx.io.tsv import format_rows
+
+        return format_rows(self.rows(batch), len(self.columns))
 
     def rows(self, batch) -> list[tuple]:
         out = self.outputs(batch.seqs)

