@@ -20,13 +20,17 @@ network alone, `predict --no-memory`):
 
 Species-level accuracy counts an unclassified read as wrong; macro-F1 is over
 the true species of the set. For "outside" reads the table gives the fraction
-classified (false positives, lower is better). Speed is reads per second of
-the whole process on --threads threads (loading included) on a throughput set
-of 150 bp reads; peak RSS is the child process's maximum resident set.
+classified (false positives, lower is better). Speed rows time whole processes
+(start-up included) of Kraken2 and `genotx predict --task taxon` on --threads
+threads, side by side, median of --repeats runs: on empty input (start-up) and
+on 200 k and 2 M simulated 150 bp reads (gzip FASTQ, cached); wall and CPU
+(user + system) seconds, peak RSS, ratios to Kraken2, and the load average of
+the machine beside them (it is shared; ratios from one run are what to compare).
 The baseline calls a read unclassified below --min-prob, like `predict`.
 
     python bench/taxon.py            # a few minutes
     python bench/taxon.py --full     # more reads per set
+    python bench/taxon.py --speed    # the speed rows alone
 """
 
 from __future__ import annotations
@@ -107,20 +111,27 @@ def build_kraken_db(genomes, threads, cache: Path) -> tuple[Path, dict[int, str]
 
 
 def timed(cmd, stdout_path) -> tuple[float, float]:
-    """Run ``cmd`` with stdout to a file; return (wall seconds, peak RSS in MB).
+    """Run ``cmd`` with stdout to a file; return (wall seconds, peak RSS in MB)."""
+    wall, _, rss = timed_cpu(cmd, stdout_path)
+    return wall, rss
 
-    GNU time measures the peak RSS: a child forked straight from this (large)
+
+def timed_cpu(cmd, stdout_path) -> tuple[float, float, float]:
+    """Run ``cmd`` with stdout to a file; return (wall seconds, CPU seconds (user + system), peak RSS in MB).
+
+    GNU time measures CPU and peak RSS: a child forked straight from this (large)
     process would report this process's memory as its own high-water mark.
     """
-    rss_path = f"{stdout_path}.rss"
+    stats_path = f"{stdout_path}.stats"
     start = time.perf_counter()
     with open(stdout_path, "w") as out:
-        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_path, *map(str, cmd)], stdout=out,
+        done = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", stats_path, *map(str, cmd)], stdout=out,
                               stderr=subprocess.PIPE)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"failed: {' '.join(map(str, cmd))}\n{done.stderr.decode()[-2000:]}")
-    return wall, int(Path(rss_path).read_text().split()[-1]) / 1024
+    user, system, rss = Path(stats_path).read_text().split()[-3:]
+    return wall, float(user) + float(system), int(rss) / 1024
 
 
 def kraken(db, taxids, fastq, threads, work):
@@ -201,6 +212,71 @@ def genotx_predict(fastq, threads, work, *options):
     return calls, wall, rss
 
 
+# --- speed: whole processes side by side, median of repeats ---------------------------------
+
+SPEED_READS = (200_000, 2_000_000)
+TARGET_WALL = 1.2  # genotx wall time at most this many times Kraken2's (the k-mer memory alone decides)
+TARGET_START = 0.5  # seconds of start-up on empty input
+
+
+def speed_reads(genomes, n: int, cache: Path) -> Path:
+    """``n`` reads of 150 bp at 1 % error from ``genomes``, gzip FASTQ, cached (2 M reads take minutes)."""
+    path = cache / f"speed-{_digest(genomes)}-{n}.fq.gz"
+    if not path.exists():
+        reads = ReadSimulator(genomes, length=150, errors=ErrorModel.parse("0.01"), seed=300).reads(n)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        with gzip.open(tmp, "wt", compresslevel=1) as out:
+            while chunk := [r for _, r in zip(range(20000), reads)]:
+                out.write(to_fastq(chunk))
+        os.replace(tmp, path)
+    return path
+
+
+def speed_table(commands, inputs, work: Path, repeats: int = 3) -> dict:
+    """One row per input and tool: medians of ``repeats`` runs, tools interleaved so load drifts hit all alike.
+
+    ``commands``: (name, argv of a FASTQ path); the first is the reference of the ratio columns.
+    ``inputs``: (label, path). Returns {(label, name): (wall, cpu, rss)}.
+    """
+    print("speed\ttool\twall_s\tcpu_s\trss_MB\twall_vs_" + commands[0][0] + "\tcpu_vs_" + commands[0][0]
+          + "\tload_1min", flush=True)
+    medians = {}
+    for label, path in inputs:
+        runs = {name: [] for name, _ in commands}
+        for _ in range(repeats):
+            for name, argv in commands:
+                runs[name].append(timed_cpu(argv(path), work / "speed.out"))
+        load = os.getloadavg()[0]
+        for name, _ in commands:
+            medians[label, name] = tuple(float(np.median([r[i] for r in runs[name]])) for i in range(3))
+        ref = medians[label, commands[0][0]]
+        for name, _ in commands:
+            wall, cpu, rss = medians[label, name]
+            print(f"{label}\t{name}\t{wall:.2f}\t{cpu:.2f}\t{rss:.0f}\t{wall / ref[0]:.2f}\t{cpu / max(ref[1], 1e-9):.2f}"
+                  f"\t{load:.1f}", flush=True)
+    return medians
+
+
+def speed(train, db, threads: int, work: Path, cache: Path, sizes=SPEED_READS, repeats: int = 3) -> None:
+    """Kraken2 and `genotx predict --task taxon` (the default model as shipped) on empty input and on simulated sets."""
+    empty = work / "empty.fq"
+    empty.write_text("")
+    inputs = [("empty", empty)] + [(f"{n // 1000}k reads" if n < 10**6 else f"{n // 10**6}M reads",
+                                     speed_reads(train, n, cache)) for n in sizes]
+    commands = [("kraken2", lambda fq: ["kraken2", "--db", db, "--threads", threads, fq]),
+                ("genotx", lambda fq: [sys.executable, "-m", "genotx", "-t", threads, "-q", "predict", "--task",
+                                       "taxon", fq])]
+    print(f"# speed: whole processes, median of {repeats}, {threads} threads, 150 bp reads at 1 % error, gzip; "
+          f"{os.cpu_count()} cores, load average before {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    medians = speed_table(commands, inputs, work, repeats)
+    start = medians["empty", "genotx"][0]
+    print(f"# target start-up <= {TARGET_START} s: genotx {start:.2f} s ({'met' if start <= TARGET_START else 'not met'})")
+    for label, _ in inputs[1:]:
+        ratio = medians[label, "genotx"][0] / medians[label, "kraken2"][0]
+        print(f"# target wall <= {TARGET_WALL}x kraken2 on {label}: {ratio:.2f}x "
+              f"({'met' if ratio <= TARGET_WALL else 'not met'})")
+
+
 # --- truth of the real reads -------------------------------------------------------------
 
 def _canonical_kmers(codes: np.ndarray, k: int) -> np.ndarray:
@@ -275,13 +351,16 @@ def main() -> None:
     ap.add_argument("--min-prob", type=float, default=0.5)
     ap.add_argument("--real-reads", nargs="*", default=REAL_READS)
     ap.add_argument("--cache", default=os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "genotx-bench"))
+    ap.add_argument("--speed", action="store_true", help="only the speed rows (Kraken2 vs genotx, wall/CPU/RSS)")
+    ap.add_argument("--speed-reads", type=int, nargs="*", default=list(SPEED_READS), help="sizes of the speed sets")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per speed row (the median is shown)")
     ap.add_argument("--baseline-child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.baseline_child:
         model, fastq, min_prob = args.baseline_child
         return baseline_child(model, fastq, float(min_prob))
 
-    n_eval, n_speed, n_train = (10000, 100000, 10000) if args.full else (2000, 20000, 2000)
+    n_eval, n_train = (10000, 10000) if args.full else (2000, 2000)
     taxa = str(shipped_taxa())
     train = load_genomes(shipped_genomes("train"), taxa=taxa)
     heldout = load_genomes(shipped_genomes("heldout"), taxa=taxa)
@@ -291,6 +370,8 @@ def main() -> None:
     t0 = time.perf_counter()
     db, taxids = build_kraken_db(train, args.threads, cache)
     print(f"kraken2 database: {db} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    if args.speed:
+        return speed(train, db, args.threads, work, cache, args.speed_reads, args.repeats)
 
     t0 = time.perf_counter()
     train_sim = ReadSimulator(train, length=150, errors=ErrorModel(), seed=12345)
@@ -315,8 +396,6 @@ def main() -> None:
         sets.append((f"real {Path(real).name.split('.')[0]}", path, [r.id for r in records],
                      real_truth(train.labels(), tables, [r.seq for r in records])))
     print(f"read sets ready ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
-    speed_path = work / "speed.fq"
-    simulate(train, n_speed, "0.01", 300, speed_path)
 
     tools = [("kraken2", lambda fq: kraken(db, taxids, fq, args.threads, work)),
              ("kmer-LR", lambda fq: baseline(model_path, fq, args.threads, args.min_prob, work))]
@@ -326,7 +405,8 @@ def main() -> None:
         tools.append(("genotx", lambda fq: genotx_predict(fq, args.threads, work)))
         if uses_memory():
             tools.append(("genotx-net", lambda fq: genotx_predict(fq, args.threads, work, "--no-memory")))
-    report(sets, tools, speed_path, n_speed, args.threads, note)
+    report(sets, tools, note)
+    speed(train, db, args.threads, work, cache, args.speed_reads, args.repeats)
     regulatory_baselines()
     shutil.rmtree(work, ignore_errors=True)
 
@@ -369,7 +449,7 @@ def _fmt(x, pct=False):
     return "NA" if x is None else f"{100 * x:.1f}%" if pct else f"{x:.3f}"
 
 
-def report(sets, tools, speed_path, n_speed, threads, note):
+def report(sets, tools, note):
     names = [name for name, _ in tools]
     head = ["read set", "n", "judged"] + [f"{n} {m}" for n in names for m in ("acc", "F1")]
     print("\t".join(head))
@@ -386,13 +466,6 @@ def report(sets, tools, speed_path, n_speed, threads, note):
     for label, n_out, fractions in outside_rows:
         shown = ", ".join(f"{n} {_fmt(f, pct=True)}" for n, f in zip(names, fractions))
         print(f"# {label}: {n_out} reads share no 25-mer with the training genomes; classified anyway: {shown}")
-    print(f"# speed on {n_speed} simulated 150 bp reads, {threads} threads, whole process (loading included):")
-    base = None
-    for name, run in tools:
-        _, wall, rss = run(speed_path)
-        rate = n_speed / wall
-        base = base or rate
-        print(f"#   {name:8s} {rate:10.0f} reads/s ({rate / base:.2f}x kraken2)   peak RSS {rss:7.0f} MB")
     if note:
         print(f"# {note}")
 

@@ -124,6 +124,15 @@ def kmer_buckets(codes: np.ndarray, k: int, bits: int) -> np.ndarray:
     return buckets
 
 
+def species_buckets(genomes, config: IndexConfig) -> np.ndarray:
+    """The buckets of the canonical k-mers of ``genomes`` (a list of `Genome`), each once."""
+    parts = [kmers[valid] for genome in genomes for record in genome.records
+             for kmers, valid in [canonical_kmers(record, config.k)]]
+    if not parts:
+        return np.zeros(0, dtype=np.int64)
+    return bucket_of(np.unique(np.concatenate(parts)), config.bits)
+
+
 class KmerIndex:
     """Per-species presence bits of hashed canonical k-mers, and the evidence they give for reads."""
 
@@ -155,13 +164,7 @@ class KmerIndex:
         """Bits from a `GenomeSet` (both strands, through canonical k-mers); ``report(i)`` after each taxon."""
         bits = np.zeros((1 << config.bits, len(genomes.taxa)), dtype=np.uint8)
         for t in range(len(genomes.taxa)):
-            parts = []
-            for genome in genomes.of_taxon(t):
-                for record in genome.records:
-                    kmers, valid = canonical_kmers(record, config.k)
-                    parts.append(kmers[valid])
-            if parts:
-                bits[bucket_of(np.unique(np.concatenate(parts)), config.bits), t] = 1
+            bits[species_buckets(genomes.of_taxon(t), config), t] = 1
             if report:
                 report(t)
         return cls(config, bits)
