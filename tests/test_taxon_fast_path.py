@@ -186,3 +186,11 @@ def test_predict_with_the_k_mer_memory_alone_never_imports_torch(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "False" and proc.stdout.count("\n") > 1000
+
+
+def test_predict_says_on_stderr_which_parts_made_the_calls_unless_quiet():
+    run = [sys.executable, "-m", "genotx"]
+    loud = subprocess.run(run + ["predict", "--task", "taxon", str(READS)], capture_output=True, text=True)
+    quiet = subprocess.run(run + ["-q", "predict", "--task", "taxon", str(READS)], capture_output=True, text=True)
+    assert "taxon calls by the k-mer memory alone (the fitted network weight is 0" in loud.stderr
+    assert quiet.stderr == "" and quiet.stdout.splitlines()[1:] == loud.stdout.splitlines()[1:]

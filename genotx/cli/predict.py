@@ -77,6 +77,10 @@ def run(
     predictor = Predictor.load(model or default_model(task), task, batch_size=batch_size, min_prob=min_prob,
                                all_probs=all_probs, precision=precision, use_memory=memory)
     from genotx.inference.pipeline import ordered_map
+    from genotx.progress import info
+
+    if predictor.classifier is not None:
+        info(f"taxon calls by {predictor.classifier.parts()}")
 
     batches = iter_batches(paths, quals=False, shard=shard_of)
     with TsvWriter(predictor.columns) as out:

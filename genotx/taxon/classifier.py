@@ -68,6 +68,15 @@ class TaxonClassifier:
             check_weights(model_dir)
         return cls(classes, network=network, index=index, weights=weights, batch_size=batch_size)
 
+    def parts(self) -> str:
+        """Which parts make the calls, in words for `predict`'s note on stderr."""
+        if self.index is None:
+            return "the network alone (no k-mer memory used)"
+        if self.network is None:
+            return f"the k-mer memory alone (the fitted network weight is 0; memory weight {self.weights.memory:.3g})"
+        return (f"the network and the k-mer memory combined (fitted weights: network {self.weights.model:.3g}, "
+                f"memory {self.weights.memory:.3g})")
+
     def probabilities(self, seqs: list[str]) -> np.ndarray:
         """(n, classes) species probabilities in the order of ``seqs``; with an index, 1 - sum is the background's."""
         if self.index is None:
