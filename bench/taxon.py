@@ -277,6 +277,47 @@ def speed(train, db, threads: int, work: Path, cache: Path, sizes=SPEED_READS, r
               f"({'met' if ratio <= TARGET_WALL else 'not met'})")
 
 
+# --- held-out strains: which parts should call -------------------------------------------------
+
+def heldout_rows(train, heldout, db, taxids, work, cache, threads, candidate: str, n: int) -> None:
+    """Accuracy on reads of the held-out strains at 1/3/5 % error, and unknown-organism reads classified.
+
+    Columns: Kraken2; the shipped model (today's weights); ``candidate`` (a model directory, e.g. the
+    shipped model refitted by `finetune --from models/taxon-default --steps 0`) with its own weights,
+    with its network alone (--no-memory), and with its memory alone (network weight 0, its memory weight).
+    """
+    import json
+
+    config = json.loads((Path(candidate) / "config.json").read_text())
+    w_model, w_memory = config["metadata"]["kmer_memory"]["weights"]
+    memory_alone = work / "memory-alone"
+    shutil.copytree(candidate, memory_alone, dirs_exist_ok=True)
+    config["metadata"]["kmer_memory"]["weights"] = [0.0, w_memory]
+    (memory_alone / "config.json").write_text(json.dumps(config))
+    tools = [("kraken2", lambda fq: kraken(db, taxids, fq, threads, work)),
+             ("shipped", lambda fq: genotx_predict(fq, threads, work)),
+             (f"candidate({w_model:.3g},{w_memory:.3g})", lambda fq: genotx_predict(fq, threads, work, "--model", candidate)),
+             ("candidate-net", lambda fq: genotx_predict(fq, threads, work, "--model", candidate, "--no-memory")),
+             ("candidate-memory", lambda fq: genotx_predict(fq, threads, work, "--model", memory_alone))]
+    print("held-out strains\tn\t" + "\t".join(f"{name} acc\t{name} s" for name, _ in tools))
+    for i, rate in enumerate(["0.01", "0.03", "0.05"]):
+        path = work / f"heldout{rate}.fq"
+        ids, truth = simulate(heldout, n, rate, 400 + i, path)
+        cells = [f"{float(rate) * 100:.0f}% error", str(n)]
+        for _, run in tools:
+            calls, wall, _ = run(path)
+            cells += [_fmt(score(calls, ids, truth, None)["accuracy"]), f"{wall:.1f}"]
+        print("\t".join(cells), flush=True)
+    records = list(iter_records([REAL_READS[0]]))
+    truth = real_truth(train.labels(), kmer_tables(train, cache), [r.seq for r in records])
+    outside = [r for r, t in zip(records, truth) if t == "outside"]
+    path = work / "outside.fq"
+    path.write_text("".join(f"@{r.id}\n{r.seq}\n+\n{r.qual}\n" for r in outside))
+    shares = [np.mean([c != UNCLASSIFIED for c in run(path)[0].values()]) for _, run in tools]
+    print(f"# {len(outside)} SRR059298 reads sharing no 25-mer with the training genomes, classified anyway: "
+          + ", ".join(f"{name} {100 * x:.1f}%" for (name, _), x in zip(tools, shares)))
+
+
 # --- truth of the real reads -------------------------------------------------------------
 
 def _canonical_kmers(codes: np.ndarray, k: int) -> np.ndarray:
@@ -353,6 +394,7 @@ def main() -> None:
     ap.add_argument("--cache", default=os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "genotx-bench"))
     ap.add_argument("--speed", action="store_true", help="only the speed rows (Kraken2 vs genotx, wall/CPU/RSS)")
     ap.add_argument("--speed-reads", type=int, nargs="*", default=list(SPEED_READS), help="sizes of the speed sets")
+    ap.add_argument("--heldout", metavar="MODEL", help="only the held-out strain rows, for the shipped model and MODEL")
     ap.add_argument("--repeats", type=int, default=3, help="runs per speed row (the median is shown)")
     ap.add_argument("--baseline-child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -370,6 +412,8 @@ def main() -> None:
     t0 = time.perf_counter()
     db, taxids = build_kraken_db(train, args.threads, cache)
     print(f"kraken2 database: {db} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    if args.heldout:
+        return heldout_rows(train, heldout, db, taxids, work, cache, args.threads, args.heldout, 2000)
     if args.speed:
         return speed(train, db, args.threads, work, cache, args.speed_reads, args.repeats)
 
