@@ -129,15 +129,15 @@ probabilities = st.integers(1, 30).flatmap(lambda n: st.lists(
 
 @settings(max_examples=100, deadline=None)
 @given(probs=probabilities, min_prob=st.sampled_from([0.0, 0.5, 0.3, 0.9999]), dtype=st.sampled_from(["f4", "f8"]),
-       nan=st.booleans())
-def test_taxon_lines_are_the_formatted_taxon_rows(probs, min_prob, dtype, nan):
+       nan=st.booleans(), background=st.booleans())
+def test_taxon_lines_are_the_formatted_taxon_rows(probs, min_prob, dtype, nan, background):
     probs = np.array(probs, dtype=dtype)
     if nan:
         probs[0, 1] = np.nan
     ids = [f"r{i}" for i in range(len(probs) - 1)] + ["odd\tid"]
     classes, taxids = ["A_a", "B_b", "C_c", "D\td"], [1, None, 0, 42]
-    expected = format_rows(taxon_rows(ids, probs, classes, taxids, min_prob), len(COLUMNS))
-    assert taxon_lines(ids, probs, classes, taxids, min_prob) == expected
+    expected = format_rows(taxon_rows(ids, probs, classes, taxids, min_prob, background), len(COLUMNS))
+    assert taxon_lines(ids, probs, classes, taxids, min_prob, background) == expected
 
 
 def test_ordered_map_keeps_input_order_for_any_number_of_workers():
