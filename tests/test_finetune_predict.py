@@ -72,7 +72,7 @@ def test_taxon_reads_below_min_prob_are_unclassified(taxon_model, small_reads):
 
 def test_predict_into_head_ends_quietly(taxon_model, small_reads):
     reads = small_reads * 20
-    cmd = f"{sys.executable} -m genotx predict --model {taxon_model} | head -n 1"
+    cmd = f"{sys.executable} -m genotx -q predict --model {taxon_model} | head -n 1"
     proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], input=reads, capture_output=True, timeout=300)
     assert proc.returncode == 0 and proc.stderr == b""
     assert proc.stdout.startswith(b"#genotx")
