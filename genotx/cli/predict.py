@@ -11,8 +11,11 @@ ref, below 0 when the model prefers ref; a model from `finetune --task variant`
 gives the probability of the positive label).
 
 A taxon model with a k-mer memory of its training genomes (docs/taxon.md)
-combines the memory's evidence with the network's output; --no-memory uses
-the network alone.
+combines the memory's evidence with the network's output, with the weights in
+its config.json; --no-memory uses the network alone. The shipped model's
+network weight is 0: its calls are the k-mer memory's alone, and the network
+is never loaded. A note on stderr (not with -q) says which parts made the calls.
+Reads are worked on by --threads threads; the output is the same for any count.
 
 Scaling out: reads are independent, so several processes can share them.
 --shard I/N makes this process predict batches I, I+N, I+2N, ... of the input
