@@ -9,7 +9,8 @@ Hugging Face directory, see `genotx.models.hf`):
   with the mask of real (sequence) tokens, on the model's device;
 - ``hidden(batch, layer)``: hidden states (B, T, d) of a layer, 0 = embeddings,
   -1 = the last (what the model's head reads);
-- ``log_probs(batch)``: (B, T, vocab) token log-probabilities of an MLM or AR model;
+- ``log_probs(batch, select)``: (B, T, vocab) token log-probabilities of an MLM or AR
+  model, or (N, vocab) at the N True positions of ``select`` (B, T);
 - ``head(batch)``: (B, C) class probabilities of a classifier, (B,) values of a regressor.
 
 ``kind`` says which of these the model has: mlm, ar, classifier, regressor or
@@ -133,7 +134,7 @@ class ModelAdapter:
     def hidden(self, batch: TokenBatch, layer: int = -1):
         raise NotImplementedError
 
-    def log_probs(self, batch: TokenBatch):
+    def log_probs(self, batch: TokenBatch, select=None):
         raise NotImplementedError
 
     def head(self, batch: TokenBatch):

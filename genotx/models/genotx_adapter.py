@@ -74,10 +74,14 @@ class GenotxAdapter(ModelAdapter):
             states = (states[:rows] + flip_rows(states[rows:], index_)) / 2
         return states
 
-    def log_probs(self, batch: TokenBatch):
+    def log_probs(self, batch: TokenBatch, select=None):
+        """(B, T, vocab) log-probabilities, or (N, vocab) at the N True positions of ``select`` (B, T)."""
         if self.kind not in ("mlm", "ar"):
             raise InputError(f"{self.source}: a {self.kind} has no token probabilities")
-        return self._forward(batch).logits.float().log_softmax(-1)
+        mask = batch.attention if batch.padded else None
+        if select is None:
+            return self.model(batch.ids, mask).logits.float().log_softmax(-1)
+        return self.model(batch.ids, mask, logit_mask=select, masked_only=True).logits.float().log_softmax(-1)
 
     def head(self, batch: TokenBatch):
         torch = import_torch()
