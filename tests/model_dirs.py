@@ -1,4 +1,4 @@
-"""Tiny random-weight Hugging Face checkpoints of the two DNA model families, built from transformers configs.
+"""Tiny random-weight model directories for tests: Hugging Face checkpoints of the two DNA model families, and genotx checkpoints.
 
 - `bert_kmer_dir`: DNABERT's layout (BertForMaskedLM, vocab.txt of [PAD] [UNK] [CLS] [SEP] [MASK] + all k-mers);
 - `esm_nt_dir`: the Nucleotide Transformer's layout (EsmForMaskedLM, vocab.txt of
@@ -68,4 +68,23 @@ def esm_nt_dir(path, *, layers: int = 2, d: int = 32, max_len: int = 128, seed: 
     (architecture or transformers.EsmForMaskedLM)(config).eval().save_pretrained(path)
     tokenizer = transformers.EsmTokenizer(os.path.join(path, "vocab.txt"), model_max_length=max_len)
     tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def genotx_dir(path, *, head: str = "lm", causal: bool = False, tokenizer: str = "char", classes=None,
+               d: int = 32, layers: int = 2, max_len: int = 256, seed: int = 0) -> str:
+    """A genotx checkpoint with random weights: an MLM (default), an AR model (causal) or a classifier."""
+    from genotx.models import GenomicModel, ModelConfig, save_checkpoint
+    from genotx.tokenizers import build_tokenizer
+
+    tok = build_tokenizer("char") if tokenizer == "char" else build_tokenizer("kmer", k=3, stride=3)
+    torch.manual_seed(seed)
+    config = ModelConfig(vocab_size=tok.vocab_size, d_model=d, n_layers=layers, n_heads=2, max_len=max_len,
+                         causal=causal, head=head, n_outputs=len(classes) if classes else 0)
+    model = GenomicModel(config)
+    with torch.no_grad():  # away from the initial values: outputs then depend on every weight
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    metadata = {"task": "regulatory", "classes": list(classes)} if classes else {"objective": "ar" if causal else "mlm"}
+    save_checkpoint(str(path), model.eval(), tok, metadata)
     return str(path)
