@@ -8,7 +8,7 @@ classifier (--class, default the last class) or of the value for a regressor.
 Positions with N are skipped. Rows stream record by record, ordered by
 position and alt base.
 
---positions FIRST-LAST (or one position, or FIRST-) limits the positions;
+--positions FIRST-LAST (or one position, FIRST- or -LAST) limits the positions;
 --both-strands averages the score with that of the reverse complement (the
 complementary change at the mirrored position). --model takes a genotx
 checkpoint or a Hugging Face model directory (see genotx embed --help).
@@ -42,7 +42,7 @@ def _target(adapter, name: Optional[str]) -> int:
 def run(
     inputs: Optional[List[str]] = inputs_argument(),
     model: str = typer.Option(..., "--model", "-m", help=opt.MODEL_HELP),
-    positions: Optional[str] = typer.Option(None, "--positions", help="1-based FIRST-LAST, POS or FIRST- (default: all)."),
+    positions: Optional[str] = typer.Option(None, "--positions", help="1-based FIRST-LAST, POS, FIRST- or -LAST (default: all)."),
     both_strands: bool = typer.Option(False, "--both-strands", help="Average with the reverse complement's score."),
     class_name: Optional[str] = typer.Option(None, "--class", help="Classifier: the class whose probability is scored (default: the last)."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Rows per forward pass."),

@@ -48,7 +48,7 @@ class IsmOptions:
 
 
 def parse_positions(text: str | None) -> tuple[int | None, int | None]:
-    """``150`` -> (150, 150); ``100-200`` -> (100, 200); ``100-`` -> (100, None); None -> (None, None)."""
+    """``150`` -> (150, 150); ``100-200`` -> (100, 200); ``100-`` -> (100, None); ``-50`` -> (None, 50)."""
     if not text:
         return None, None
     first, dash, last = text.partition("-")
@@ -58,7 +58,7 @@ def parse_positions(text: str | None) -> tuple[int | None, int | None]:
     except ValueError:
         a = b = -1
     if a is not None and a < 1 or b is not None and b < 1 or a is not None and b is not None and b < a:
-        raise InputError(f"--positions {text!r}: expected 1-based FIRST-LAST like 100-200, 150 or 100-")
+        raise InputError(f"--positions {text!r}: expected 1-based FIRST-LAST like 100-200, 150, 100- or -50")
     return a, b
 
 
