@@ -131,7 +131,13 @@ class HfAdapter(ModelAdapter):
 
     def hidden(self, batch: TokenBatch, layer: int = -1):
         index = self.layer_index(layer)
-        return self._forward(batch, output_hidden_states=True).hidden_states[index].float()
+        # The encoder alone: an MLM head would project every token onto the vocabulary (4,101 x 256
+        # multiply-adds per token for DNABERT-6 at d=256, about a fifth of the encoder's work), for nothing.
+        attention = batch.attention.long() if batch.padded else None
+        encoder = self.model.base_model
+        if index == self.n_layers:
+            return encoder(input_ids=batch.ids, attention_mask=attention).last_hidden_state.float()
+        return encoder(input_ids=batch.ids, attention_mask=attention, output_hidden_states=True).hidden_states[index].float()
 
     def log_probs(self, batch: TokenBatch, select=None):
         if self.kind not in ("mlm", "ar"):
