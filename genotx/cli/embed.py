@@ -9,13 +9,13 @@ windows pooled (mean weighted by their tokens, max, or cls averaged).
 --rc-average gives the mean of the sequence's and its reverse complement's
 embedding.
 
---model takes a genotx checkpoint or a Hugging Face model directory as
+The model (--model) is a genotx checkpoint or a Hugging Face model directory as
 downloaded (config.json, model.safetensors, vocab.txt): DNABERT (BERT with a
 k-mer vocabulary: the input is the overlapping k-mers) and the Nucleotide
 Transformer (ESM: 6-mers, then single bases) are read directly; nothing is
 converted and the network is never used.
 
--o FILE.npy or FILE.safetensors writes the vectors as one float32 matrix
+With -o FILE.npy or FILE.safetensors, the vectors are written as one float32 matrix
 (tensor "embeddings" in safetensors) and the ids, in the same order, to
 FILE.ids.tsv; an existing file is not overwritten.
 """

@@ -8,7 +8,7 @@ classifier (--class, default the last class) or of the value for a regressor.
 Positions with N are skipped. Rows stream record by record, ordered by
 position and alt base.
 
---positions FIRST-LAST (or one position, FIRST- or -LAST) limits the positions;
+The positions can be limited (--positions 100-200, 150, -50 or 100-);
 --both-strands averages the score with that of the reverse complement (the
 complementary change at the mirrored position). --model takes a genotx
 checkpoint or a Hugging Face model directory (see genotx embed --help).

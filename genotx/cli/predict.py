@@ -8,8 +8,8 @@ mass there, so every species gets a prob near 0 (NA with --no-memory). regulator
 prob. expression: id value. variant: id chrom pos ref alt score (input is a
 variant TSV or a VCF, plain or bgzip; a pretrained model, genotx or Hugging
 Face, gives the zero-shot log-likelihood ratio alt vs ref, below 0 when the
-model prefers ref: masked marginal for substitutions, (pseudo-)log-likelihood
-of the windows for indels; a model from `finetune --task variant` gives the
+model prefers ref: the masked marginal for substitutions, the difference of
+the windows' (pseudo) log likelihoods for indels; a model from `finetune --task variant` gives the
 probability of the positive label).
 
 VCF: --reference is needed; multi-allelic records give one row per ALT; a REF
