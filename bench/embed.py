@@ -86,7 +86,7 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from genotx.models.adapter import cpu_has_bf16
+    from genotx.runtime import cpu_has_bf16
     from genotx.runtime import settings
     from model_dirs import bert_kmer_dir, esm_nt_dir
 

@@ -62,7 +62,7 @@ def test_ism_of_a_hugging_face_mlm_equals_a_per_variant_loop(dirs, name):
 def test_ism_of_a_genotx_mlm_equals_variant_scoring_one_variant_at_a_time(dirs):
     from genotx.models import load_checkpoint
     from genotx.tasks.variant import Variant
-    from genotx.train.variant import score_variants
+    from genotx.inference.variant import score_variants
 
     adapter = load_adapter(dirs["mlm"], precision="fp32", device="cpu")
     model, tokenizer, _ = load_checkpoint(dirs["mlm"])

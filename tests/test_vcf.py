@@ -112,7 +112,7 @@ def test_strict_makes_a_ref_mismatch_exit_2_without_output(files):
 def test_genotx_mlm_substitution_scores_are_those_of_the_masked_marginal_before(files):
     from genotx.models import load_checkpoint
     from genotx.tasks.variant import load_reference, load_variants
-    from genotx.train.variant import score_variants
+    from genotx.inference.variant import score_variants
 
     proc = run_genotx("predict", "--task", "variant", "--model", files["mlm"], "--reference", files["ref"],
                       "--window", "64", files["vcf"])

@@ -52,7 +52,7 @@ def variant_scorer(model_dir: str, *, window: int, batch_size: int, **load_optio
     from genotx.models.adapter import load_adapter, model_format
 
     if model_format(model_dir) == "genotx" and _is_variant_classifier(model_dir):
-        from genotx.train.variant import _scorer
+        from genotx.inference.variant import _scorer
 
         return _scorer(model_dir, window, batch_size)
     adapter = load_adapter(model_dir, **load_options)
@@ -79,7 +79,7 @@ def _is_variant_classifier(model_dir: str) -> bool:
     import json
     import os
 
-    from genotx.train.finetune import resolve_model_dir
+    from genotx.models.checkpoint import resolve_model_dir
 
     try:
         with open(os.path.join(resolve_model_dir(model_dir), "config.json")) as fh:

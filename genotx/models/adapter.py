@@ -32,19 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from genotx.errors import InputError
-from genotx.runtime import import_torch
+from genotx.runtime import cpu_has_bf16, import_torch
 
 PRECISIONS = ("auto", "fp32", "bf16")
-
-
-def cpu_has_bf16() -> bool:
-    """True where the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = fh.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def pick_device(device: str = "auto") -> str:

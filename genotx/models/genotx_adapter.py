@@ -12,8 +12,6 @@ Example::
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from genotx.errors import InputError
@@ -39,10 +37,9 @@ class GenotxAdapter(ModelAdapter):
 
     @classmethod
     def load(cls, path: str, *, dtype=None, device: str = "cpu") -> "GenotxAdapter":
-        from genotx.models.checkpoint import load_checkpoint
+        from genotx.models.checkpoint import load_checkpoint, resolve_model_dir
 
-        if not os.path.exists(os.path.join(path, "config.json")) and os.path.exists(os.path.join(path, "model", "config.json")):
-            path = os.path.join(path, "model")  # a pretraining run keeps its final model in model/
+        path = resolve_model_dir(path)  # a pretraining run keeps its final model in model/
         model, tokenizer, metadata = load_checkpoint(path)
         return cls(model, tokenizer, metadata, dtype=dtype, device=device, source=path)
 
