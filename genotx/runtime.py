@@ -45,6 +45,16 @@ def import_torch():
     return torch
 
 
+def cpu_has_bf16() -> bool:
+    """True where the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = fh.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def set_malloc(*, mmap_threshold: int, trim_threshold: int | None = None) -> bool:
     """Set glibc's malloc thresholds for this process (bytes); False where glibc is not the allocator.
 

@@ -65,6 +65,8 @@ COMMANDS = [
     ("generate", "generate"),
     ("finetune", "finetune"),
     ("predict", "predict"),
+    ("embed", "embed"),
+    ("ism", "ism"),
     ("presets", "presets"),
     ("grid", "grid"),
     ("motifs", "motifs"),

@@ -6,9 +6,16 @@ the probability of "none of these species", the k-mer memory's background
 hypothesis: a read of an organism outside the training set puts most of its
 mass there, so every species gets a prob near 0 (NA with --no-memory). regulatory: id label
 prob. expression: id value. variant: id chrom pos ref alt score (input is a
-variant TSV; a pretrained model gives the zero-shot log-likelihood ratio alt vs
-ref, below 0 when the model prefers ref; a model from `finetune --task variant`
-gives the probability of the positive label).
+variant TSV or a VCF, plain or bgzip; a pretrained model, genotx or Hugging
+Face, gives the zero-shot log-likelihood ratio alt vs ref, below 0 when the
+model prefers ref: the masked marginal for substitutions, the difference of
+the windows' (pseudo) log likelihoods for indels; a model from `finetune --task variant` gives the
+probability of the positive label).
+
+VCF: --reference is needed; multi-allelic records give one row per ALT; a REF
+that differs from the reference warns and scores NA (--strict: exit 2);
+--output-vcf writes the input VCF back to stdout with the scores in the INFO
+field --info-field (one value per ALT, declared in the header).
 
 A taxon model with a k-mer memory of its training genomes (docs/taxon.md)
 combines the memory's evidence with the network's output, with the weights in
@@ -33,6 +40,7 @@ from typing import List, Optional
 
 import typer
 
+from genotx.cli import _model_options as opt
 from genotx.cli._common import command, inputs_argument, parse_shard, paths_or_stdin, require
 
 
@@ -54,6 +62,11 @@ def run(
                                help="variant: context bases around the variant (zero-shot; a classifier keeps its own)."),
     shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N",
                                         help="Predict only batches I, I+N, I+2N, ... of the input files (1 <= I <= N)."),
+    strict: bool = typer.Option(False, "--strict", help="variant: a VCF REF that differs from --reference is an error (exit 2), not NA."),
+    output_vcf: bool = typer.Option(False, "--output-vcf", help="variant: write the input VCF back, scores in an INFO field."),
+    info_field: str = typer.Option("GENOTX_SCORE", "--info-field", help="variant: name of that INFO field."),
+    allow_pickle: bool = opt.ALLOW_PICKLE,
+    trust_remote_code: bool = opt.TRUST_REMOTE_CODE,
 ) -> None:
     from genotx.io import TsvWriter, iter_batches
     from genotx.runtime import import_torch
@@ -67,10 +80,14 @@ def run(
     if task != "taxon":  # a taxon model imports torch only if its network runs (start-up: 2 s with torch, 0.3 without)
         import_torch()
     if task == "variant":
-        from genotx.inference.variant import score_variant_files
+        from genotx.inference.variant_effect import score_variant_files
 
-        require(model is not None, "variant scoring needs --model DIR (an MLM or AR checkpoint, or a variant classifier)")
-        score_variant_files(model, paths, reference=reference, window=window, batch_size=batch_size)
+        require(model is not None, "variant scoring needs --model DIR (an MLM or AR checkpoint, a Hugging Face "
+                                   "model directory, or a variant classifier)")
+        require(precision != "int8", "variant scoring runs in auto, fp32 or bf16 precision")
+        score_variant_files(model, paths, reference=reference, window=window, batch_size=batch_size,
+                            strict=strict, output_vcf=output_vcf, info_field=info_field, precision=precision,
+                            allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
         return
     if model is not None:
         _refuse_pretraining_run(model, task)

@@ -6,19 +6,9 @@ Example: ``model = set_precision(model.eval(), "auto")``.
 from __future__ import annotations
 
 from genotx.errors import InputError
-from genotx.runtime import import_torch
+from genotx.runtime import cpu_has_bf16, import_torch  # noqa: F401 (cpu_has_bf16 is part of this module's API)
 
 PRECISIONS = ("auto", "fp32", "bf16", "int8")
-
-
-def cpu_has_bf16() -> bool:
-    """True where the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = fh.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def set_precision(model, precision: str):

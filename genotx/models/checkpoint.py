@@ -163,6 +163,9 @@ def _read_config(directory: str) -> dict:
         raise InputError(f"{path}: missing; is {directory} a genotx checkpoint?") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: cannot read checkpoint config ({exc})") from None
+    if isinstance(config, dict) and "model_type" in config and config.get("format") != FORMAT:
+        raise InputError(f"{directory}: a Hugging Face model directory; this command reads genotx checkpoints only "
+                         "(embed, ism and predict --task variant read Hugging Face directories)")
     if not isinstance(config, dict) or config.get("format") != FORMAT or not isinstance(config.get("model"), dict):
         raise InputError(f"{path}: not a genotx checkpoint config (needs format {FORMAT!r} and a 'model' object)")
     return config
