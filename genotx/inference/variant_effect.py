@@ -9,7 +9,7 @@ The score of each variant, in a window of ``--window`` bases centred on it
 - autoregressive LM: log-likelihood of the alternate window minus the
   reference window's, summed over both strands;
 - a genotx model from ``finetune --task variant``: the probability of its
-  positive class, as before.
+  positive class, as before (other fine-tuned genotx models are refused).
 
 VCF input (plain or bgzip, detected from its first line) needs
 ``--reference``. A multi-allelic record gives one row per ALT. A REF that
@@ -51,10 +51,10 @@ def variant_scorer(model_dir: str, *, window: int, batch_size: int, **load_optio
     """A function from a list of `genotx.tasks.variant.Variant` to their scores (see the module docstring)."""
     from genotx.models.adapter import load_adapter, model_format
 
-    if model_format(model_dir) == "genotx" and _is_variant_classifier(model_dir):
+    if model_format(model_dir) == "genotx" and _genotx_head(model_dir) != "lm":
         from genotx.inference.variant import _scorer
 
-        return _scorer(model_dir, window, batch_size)
+        return _scorer(model_dir, window, batch_size)  # a variant classifier's, or the error naming what the model is
     adapter = load_adapter(model_dir, **load_options)
     if adapter.kind not in ("mlm", "ar", "classifier", "regressor"):
         raise InputError(f"{model_dir}: variant scores need an MLM or AR model (or a classifier); this is a bare encoder")
@@ -75,7 +75,7 @@ def variant_scorer(model_dir: str, *, window: int, batch_size: int, **load_optio
     return score
 
 
-def _is_variant_classifier(model_dir: str) -> bool:
+def _genotx_head(model_dir: str) -> str | None:
     import json
     import os
 
@@ -83,10 +83,9 @@ def _is_variant_classifier(model_dir: str) -> bool:
 
     try:
         with open(os.path.join(resolve_model_dir(model_dir), "config.json")) as fh:
-            config = json.load(fh)
-        return (config.get("metadata") or {}).get("task") == "variant" and config["model"].get("head") == "classify"
+            return json.load(fh)["model"].get("head", "lm")
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
-        return False  # loading the checkpoint names what is wrong with it
+        return None  # loading the checkpoint names what is wrong with it
 
 
 def score_variant_files(model_dir: str, paths: list[str], *, reference: str | None = None, window: int = 128,
