@@ -9,7 +9,7 @@ on dm3 chr2L, Biostrings extdata; see README.md). Each record gives two 200-bp w
 Transcripts whose promoter window overlaps one already taken (alternative starts of
 one gene) are skipped, so no two windows share bases across a split; a distal window
 is dropped when it overlaps any promoter window or a distal window already taken, and
-windows with N are dropped. Both classes are then cut to the same size with seed 0.
+windows with N are dropped. Each class is then cut to PER_CLASS (1,500) windows with seed 0.
 
 Run: ``python data/labelled/make_fly_promoters.py SRC.fa.gz data/labelled/fly_promoters.tsv.gz``
 """

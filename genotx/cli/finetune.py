@@ -5,6 +5,11 @@ regulatory (TSV `sequence label` or --class NAME=file.fa), expression
 (TSV `sequence value`), variant (TSV `sequence pos alt label`, or `chrom pos
 ref alt label` with --reference; a classifier of (ref, alt) window pairs).
 Metrics go to DIR/metrics.json and a table on stderr.
+
+regulatory: flags left unset are chosen from the data (docs/finetune.md):
+single-base tokens with a convolutional stem for sequences up to 1 kb, epochs
+with early stopping on validation loss, and both strands (--rc-aug,
+--strand-average) when the classes look strand-symmetric.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ def run(
     patience: Optional[int] = typer.Option(None, "--patience", min=1, show_default=False,
                                            help="Evaluations without improvement before stopping (default 5)."),
     pooling: str = typer.Option("auto", "--pooling", help="cls, mean, max or auto (cls, or mean for causal backbones; "
-                                "regulatory: mean)."),
+                                "regulatory: cls)."),
     conv_stem: Optional[int] = typer.Option(None, "--conv-stem", min=0, show_default=False,
                                             help="Fresh model: width of a convolution over the embeddings before the "
                                             "attention layers, 0 for none (regulatory default: 9 with single-base tokens)."),

@@ -115,7 +115,9 @@ def regulatory_recipe(data, cfg, given: dict, tokenizer: str | None = None, pres
     else:
         spec = tokenizer or ("char" if np.percentile(lengths, 90) <= CHAR_MAX_BASES else "kmer6")
     small = lengths.sum() <= 500_000
-    settings = {"name": "regulatory recipe", "tokenizer": spec, "pe": "rope", "mixer": "attention",
+    # Learned positions: regulatory sets are windows at a fixed anchor (a junction, a start, a summit), so
+    # where a base sits matters; longer inputs are read in windows of max_len (models/windows.py).
+    settings = {"name": "regulatory recipe", "tokenizer": spec, "pe": "learned", "mixer": "attention",
                 "d_model": 64 if small else 128, "n_layers": 2 if small else 3, "n_heads": 4}
     symmetric = strand_symmetric(seqs, data.train_targets, seed=cfg.seed)
     batch = given.get("batch_size") or 32
@@ -127,7 +129,7 @@ def regulatory_recipe(data, cfg, given: dict, tokenizer: str | None = None, pres
         "patience": PATIENCE, "select": "loss", "rc_aug": symmetric,
     }
     if not (pretrained or preset):
-        choices["pooling"] = "mean"
+        choices["pooling"] = "cls"
     if spec == "char" and not pretrained:
         choices.update(conv_stem=STEM_WIDTH if not preset else 0, strand_average=symmetric)
     fields = {f.name for f in dataclasses.fields(cfg)}
