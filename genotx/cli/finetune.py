@@ -5,6 +5,11 @@ regulatory (TSV `sequence label` or --class NAME=file.fa), expression
 (TSV `sequence value`), variant (TSV `sequence pos alt label`, or `chrom pos
 ref alt label` with --reference; a classifier of (ref, alt) window pairs).
 Metrics go to DIR/metrics.json and a table on stderr.
+
+regulatory: flags left unset are chosen from the data (docs/finetune.md):
+single-base tokens with a convolutional stem for sequences up to 1 kb, epochs
+with early stopping on validation loss, and both strands (--rc-aug,
+--strand-average) when the classes look strand-symmetric.
 """
 
 from __future__ import annotations
@@ -42,13 +47,29 @@ def run(
     error_rate: str = typer.Option("0-0.03", "--error-rate", help="Per-read error rate or range (taxon)."),
     reference: Optional[str] = typer.Option(None, "--reference", help="variant: reference FASTA for chrom/pos/ref/alt."),
     window: int = typer.Option(128, "--window", min=8, help="variant: context bases around the variant."),
-    steps: int = typer.Option(1000, "--steps", min=0,
-                              help="Training steps; 0 keeps the weights of --from (a model of the same task)."),
-    batch_size: int = typer.Option(64, "--batch-size", min=1),
-    lr: float = typer.Option(1e-3, "--lr"),
-    eval_every: int = typer.Option(100, "--eval-every", min=1),
-    patience: int = typer.Option(5, "--patience", min=1, help="Evaluations without improvement before stopping."),
-    pooling: str = typer.Option("auto", "--pooling", help="cls, mean or auto (cls, or mean for causal backbones)."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=0, show_default=False,
+                                        help="Training steps (default 1000; regulatory: up to 30 epochs, see docs/finetune.md); "
+                                        "0 keeps the weights of --from (a model of the same task)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, show_default=False,
+                                             help="Sequences per step (default 64; regulatory 32)."),
+    lr: Optional[float] = typer.Option(None, "--lr", show_default=False, help="Peak learning rate (default 1e-3)."),
+    eval_every: Optional[int] = typer.Option(None, "--eval-every", min=1, show_default=False,
+                                             help="Steps between evaluations (default 100; regulatory: one epoch)."),
+    patience: Optional[int] = typer.Option(None, "--patience", min=1, show_default=False,
+                                           help="Evaluations without improvement before stopping (default 5)."),
+    pooling: str = typer.Option("auto", "--pooling", help="cls, mean, max or auto (cls, or mean for causal backbones; "
+                                "regulatory: cls)."),
+    conv_stem: Optional[int] = typer.Option(None, "--conv-stem", min=0, show_default=False,
+                                            help="Fresh model: width of a convolution over the embeddings before the "
+                                            "attention layers, 0 for none (regulatory default: 9 with single-base tokens)."),
+    rc_aug: Optional[bool] = typer.Option(None, "--rc-aug/--no-rc-aug", show_default=False,
+                                          help="Train on a random strand of each sequence (regulatory default: when "
+                                          "the classes look strand-symmetric)."),
+    strand_average: Optional[bool] = typer.Option(None, "--strand-average/--no-strand-average", show_default=False,
+                                                  help="Predictions average both strands; needs single-base tokens "
+                                                  "(regulatory default: with --rc-aug)."),
+    adapt_steps: int = typer.Option(0, "--adapt-steps", min=0,
+                                    help="Fresh model: masked-language-model steps on the training sequences first."),
     seed: int = typer.Option(0, "--seed"),
     kmer_memory: str = typer.Option("auto", "--kmer-memory",
                                     help="taxon: hashed k-mer memory K:BITS beside the model (auto: 13:23), or off."),
@@ -63,16 +84,27 @@ def run(
 
     # before any data is read or any step trained: a refusal at the end would waste the run
     check_output(output, FINETUNED, force=force)
-    require(pooling in ("auto", "mean", "cls"), f"--pooling must be auto, mean or cls, got {pooling!r}")
+    require(pooling in ("auto", "mean", "cls", "max"), f"--pooling must be auto, mean, max or cls, got {pooling!r}")
     require(not (pretrained and preset), "give --from or --preset, not both")
     errors = ErrorModel.parse(error_rate)
+    given = {"steps": steps, "batch_size": batch_size, "lr": lr, "eval_every": eval_every, "patience": patience,
+             "conv_stem": conv_stem, "rc_aug": rc_aug, "strand_average": strand_average,
+             "pooling": None if pooling == "auto" else pooling}
     # Options are checked before any data is read: a typo should not wait for genomes to load.
-    cfg = FinetuneConfig(task=task, steps=steps, batch_size=batch_size, lr=lr, eval_every=eval_every,
-                         patience=patience, seed=seed, pooling=pooling, kmer_memory=kmer_memory)
-    require(steps > 0 or pretrained is not None, "--steps 0 (no training) needs --from a fine-tuned model of the same task")
+    cfg = FinetuneConfig(task=task, seed=seed, pooling=pooling, kmer_memory=kmer_memory, adapt_steps=adapt_steps,
+                         **{k: v for k, v in given.items() if v is not None and k != "pooling"})
+    require(steps is None or steps > 0 or pretrained is not None,
+            "--steps 0 (no training) needs --from a fine-tuned model of the same task")
     data = make_task_data(task, list(inputs or []), taxa=taxa, class_files=class_files or (), valid=valid,
                           seed=seed, valid_fraction=valid_fraction, read_lengths=_lengths(read_lengths),
                           error_rate=(errors.rate_min, errors.rate_max), reference=reference, window=window)
+    if task == "regulatory":
+        from genotx.train.recipe import regulatory_recipe
+
+        cfg, settings = regulatory_recipe(data, cfg, given, tokenizer=tokenizer, preset=preset,
+                                          pretrained=pretrained is not None)
+        if not (pretrained or preset):
+            preset = settings
     result = finetune(cfg, data, output, pretrained=pretrained, preset=preset, tokenizer_spec=tokenizer)
     shown = {k: v for k, v in result["validation"].items() if isinstance(v, (int, float))}
     info(f"best validation at step {result['best_step']}: " + "  ".join(f"{k} {v:.4g}" for k, v in shown.items()))

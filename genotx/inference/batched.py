@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from genotx.models.encoding import encode_sequences
+from genotx.models.windows import sequence_logits
 from genotx.runtime import import_torch
 
 
@@ -39,8 +40,11 @@ def batched_outputs(model, tokenizer, seqs: list, *, batch_size: int = 256, tran
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             chunk = [seqs[i] for i in order[start : start + batch_size]]
-            ids, mask = encode_sequences(tokenizer, chunk, model.config.max_len)
-            pieces.append(transform(model(ids, mask).logits.float()))
+            if isinstance(chunk[0], tuple):  # (ref, alt) pairs of the variant task
+                logits = model(*encode_sequences(tokenizer, chunk, model.config.max_len)).logits.float()
+            else:  # a sequence longer than the model's window is read in windows, never cut
+                logits = sequence_logits(model, tokenizer, chunk)
+            pieces.append(transform(logits))
     stacked = torch.cat(pieces).numpy()
     if not by_length:
         return stacked

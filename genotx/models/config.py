@@ -22,7 +22,7 @@ from genotx.errors import InputError
 PES = ("rope", "alibi", "sinusoidal", "learned", "hierarchical")
 MIXERS = ("attention", "linear", "window", "mamba", "hybrid")
 HEADS = ("lm", "classify", "regress", "token_classify")
-POOLINGS = ("mean", "cls")
+POOLINGS = ("mean", "cls", "max")
 # Letters of `hybrid_pattern`: the mixer each layer uses.
 PATTERN_LETTERS = {"A": "attention", "M": "mamba", "L": "linear", "W": "window"}
 # Positional encodings that act on attention scores; the rest are added to the embeddings.
@@ -56,6 +56,8 @@ class ModelConfig:
     d_conv: int = 4  # Mamba: width of the causal depthwise convolution
     expand: int = 2  # Mamba: inner width = expand * d_model
     n_exons: int = 64  # hierarchical PE: exon index slots (larger indices share the last)
+    conv_stem: int = 0  # width of a convolution over the embeddings before the blocks (models/stem.py); 0: none
+    strand_average: bool = False  # sequence heads: evaluation averages the logits of both strands
 
     def __post_init__(self) -> None:
         if self.d_ff is None:
@@ -142,6 +144,7 @@ class ModelConfig:
              "pe='alibi' adds a bias to exact attention scores, which linear attention never forms: use pe='rope' or an absolute PE with mixer='linear'")
         self._validate_head(need)
         self._validate_rc(need)
+        self._validate_stem(need)
 
     def _validate_head(self, need) -> None:
         if self.head == "lm":
@@ -164,6 +167,18 @@ class ModelConfig:
         need(not self.causal,
              f"rc_equivariant=True with causal=True (mixer={self.mixer!r}, pe={self.pe!r}) is not defined: "
              "the reverse strand reads each prefix from its other end; use causal=False (MLM) for RC equivariance")
+
+
+    def _validate_stem(self, need) -> None:
+        need(self.conv_stem == 0 or (self.conv_stem >= 3 and self.conv_stem % 2 == 1),
+             f"conv_stem must be 0 (none) or an odd width >= 3, got {self.conv_stem}")
+        need(not (self.conv_stem and self.causal),
+             "conv_stem reads bases on both sides of each position, which a causal model may not: set conv_stem=0")
+        if self.strand_average:
+            need(self.head in ("classify", "regress"),
+                 f"strand_average averages sequence-level outputs; head={self.head!r} has none")
+            need(self.complement_ids is not None,
+                 "strand_average needs complement_ids (single-base or non-overlapping k-mer tokens)")
 
 
 def _divisor_near(n: int, target: int) -> int:

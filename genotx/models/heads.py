@@ -32,6 +32,13 @@ def mean_pool(hidden: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tens
     return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
+def max_pool(hidden: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+    """Largest value of each channel over real tokens (a motif counts wherever it is): (B, L, d) -> (B, d)."""
+    if key_mask is None:
+        return hidden.amax(dim=1)
+    return hidden.masked_fill(~key_mask[..., None], float("-inf")).amax(dim=1)
+
+
 class SequenceHead(nn.Module):
     """One vector per sequence -> n_outputs (classification logits or regression values)."""
 
@@ -41,6 +48,8 @@ class SequenceHead(nn.Module):
         self.proj = nn.Linear(cfg.d_model, cfg.n_outputs)
 
     def pool(self, hidden: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+        if self.pooling == "max":
+            return max_pool(hidden, key_mask)
         return hidden[:, 0] if self.pooling == "cls" else mean_pool(hidden, key_mask)
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:

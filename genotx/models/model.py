@@ -35,6 +35,7 @@ from genotx.models.mixers.mamba import Mamba
 from genotx.models.mixers.window import WindowAttention
 from genotx.models.positional import build_absolute_pe
 from genotx.models.rc import flip_rows, reverse_index, revcomp_ids
+from genotx.models.stem import ConvStem, strand_revcomp
 
 MIXERS = {"attention": Attention, "linear": LinearAttention, "window": WindowAttention, "mamba": Mamba}
 INIT_STD = 0.02
@@ -90,6 +91,7 @@ class GenomicModel(nn.Module):
         self.config = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.pe = build_absolute_pe(cfg, INIT_STD)
+        self.stem = ConvStem(cfg) if cfg.conv_stem else None
         self.dropout = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg, mixer) for mixer in cfg.layer_mixers)
         self.norm = nn.LayerNorm(cfg.d_model)
@@ -116,12 +118,14 @@ class GenomicModel(nn.Module):
     # -- the forward pass -----------------------------------------------------------------
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 output_attentions: bool = False, annotation: torch.Tensor | None = None,
-                logit_mask: torch.Tensor | None = None, masked_only: bool = False) -> ModelOutput:
+                logit_mask: torch.Tensor | None = None, masked_only: bool = False,
+                one_strand: bool = False) -> ModelOutput:
         """input_ids (B, L) long; attention_mask (B, L) bool, True = real token, right padded;
         annotation (B, L, 3) long for pe='hierarchical'; logit_mask (B, L) bool: LM logits only
         at its True positions, as (N, vocab) in row-major order (an MLM loss needs no others).
         masked_only (with logit_mask): the last block computes only what those logits need, and
-        out.hidden is then (N, d_model) at the logit_mask positions; same logits, less work."""
+        out.hidden is then (N, d_model) at the logit_mask positions; same logits, less work.
+        one_strand: a strand_average model reads the given strand only (as in training)."""
         cfg = self.config
         self._check_ids(input_ids)
         seqlens, key_mask = _lengths(attention_mask, input_ids.shape)
@@ -129,6 +133,8 @@ class GenomicModel(nn.Module):
             raise InputError(f"logit_mask selects LM logits; this model has head={cfg.head!r}")
         if masked_only and logit_mask is None:
             raise InputError("masked_only=True needs a logit_mask (the positions whose logits are wanted)")
+        if cfg.strand_average and not (self.training or one_strand) and cfg.head in ("classify", "regress"):
+            return self._forward_strand_average(input_ids, attention_mask, seqlens)
         if cfg.rc_equivariant:
             return self._forward_both_strands(input_ids, seqlens, key_mask, output_attentions, annotation, logit_mask)
         ctx = Context(seqlens=seqlens, key_mask=key_mask, output_attentions=output_attentions,
@@ -153,6 +159,8 @@ class GenomicModel(nn.Module):
         if self.pe is not None:
             positions = torch.arange(ctx.offset, ctx.offset + length, device=input_ids.device).expand(batch, length)
             x = x + self.pe(positions, annotation).to(x.dtype)
+        if self.stem is not None:
+            x = self.stem(x, ctx.key_mask)
         x = self.dropout(x)
         new_states, probs = [], []
         for i, block in enumerate(self.blocks):
@@ -164,6 +172,15 @@ class GenomicModel(nn.Module):
             if p is not None:
                 probs.append(p)
         return self.norm(x), new_states, probs
+
+    def _forward_strand_average(self, ids, attention_mask, seqlens) -> ModelOutput:
+        """Post-hoc conjoining (see models/stem.py): logits averaged over the two strands, each run on its own.
+
+        Two passes of the same shape rather than one batch of both strands, so that the
+        prediction of a sequence and of its reverse complement are the same sum, bit for bit."""
+        forward = self(ids, attention_mask, one_strand=True)
+        reverse = self(strand_revcomp(ids, seqlens, self.complement), attention_mask, one_strand=True)
+        return ModelOutput(hidden=forward.hidden, logits=(forward.logits + reverse.logits) / 2)
 
     def _forward_both_strands(self, ids, seqlens, key_mask, output_attentions, annotation, logit_mask):
         cfg = self.config

@@ -186,6 +186,9 @@ class CNNBaseline:
 
     ``both_strands`` also reads the reverse complement and keeps the larger
     match per filter, for sets where a motif's orientation carries no meaning.
+    ``bins`` > 0 max-pools each of that many equal segments of the sequence
+    instead of the whole of it and flattens them, so the linear layer knows
+    where a match lies (splice sites: the GT must sit at the junction).
 
     Example::
 
@@ -194,8 +197,8 @@ class CNNBaseline:
     """
 
     def __init__(self, *, filters: int = 32, width: int = 11, epochs: int = 8, lr: float = 3e-3,
-                 batch_size: int = 64, both_strands: bool = False, seed: int = 0):
-        self.filters, self.width, self.epochs, self.lr = filters, width, epochs, lr
+                 batch_size: int = 64, both_strands: bool = False, bins: int = 0, seed: int = 0):
+        self.filters, self.width, self.epochs, self.lr, self.bins = filters, width, epochs, lr, bins
         self.batch_size, self.both_strands, self.seed = batch_size, both_strands, seed
         self.classes: list[str] | None = None
         self.net = None
@@ -210,7 +213,10 @@ class CNNBaseline:
 
         def pooled(one_hot):
             h = torch.relu(conv1(one_hot)).masked_fill(~valid, 0.0)
-            return torch.relu(conv2(h)).masked_fill(~valid, float("-inf")).amax(-1)
+            h = torch.relu(conv2(h)).masked_fill(~valid, float("-inf"))
+            if self.bins:  # padding reads 0 here: -inf would fill whole bins of a short row
+                return torch.nn.functional.adaptive_max_pool1d(h.clamp_min(0.0), self.bins).flatten(1)
+            return h.amax(-1)
 
         best = pooled(x)
         if self.both_strands:  # reverse complement: flip A<->T, C<->G and the positions of each row
@@ -228,7 +234,7 @@ class CNNBaseline:
         self.net = torch.nn.ModuleList([
             torch.nn.Conv1d(4, self.filters, self.width, padding=pad),
             torch.nn.Conv1d(self.filters, self.filters, 5, padding=2),
-            torch.nn.Linear(self.filters, len(classes)),
+            torch.nn.Linear(self.filters * max(1, self.bins), len(classes)),
         ])
         self.classes = list(classes)
         x, lengths = _onehot_padded(seqs)

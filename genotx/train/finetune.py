@@ -49,6 +49,12 @@ class FinetuneConfig:
     pooling: str = "auto"  # auto: CLS for bidirectional backbones, mean for causal ones
     dropout: float = 0.1
     kmer_memory: str = "auto"  # taxon: hashed k-mer memory "K:BITS" or "off"; auto is 13:23 for taxon
+    # Levers of the regulatory recipe (genotx/train/recipe.py chooses them from the data):
+    conv_stem: int = 0  # fresh models: width of a convolution over the embeddings before the blocks; 0: none
+    rc_aug: bool = False  # train on a random strand of each sequence
+    strand_average: bool = False  # the model's predictions average both strands (needs single-base tokens)
+    select: str = "metric"  # keep the weights of the best validation "metric" (macro-F1 / Pearson) or "loss"
+    adapt_steps: int = 0  # MLM steps on the training sequences before the classifier is trained
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "eval_every"):
@@ -58,6 +64,12 @@ class FinetuneConfig:
             raise InputError(f"--steps must be at least 0, got {self.steps}")
         if self.kmer_memory not in ("auto", "off") and self.task != "taxon":
             raise InputError(f"--kmer-memory is for --task taxon (it memorises genomes), not {self.task}")
+        if self.select not in ("metric", "loss"):
+            raise InputError(f"select must be metric or loss, got {self.select!r}")
+        if self.adapt_steps < 0:
+            raise InputError(f"--adapt-steps must be at least 0, got {self.adapt_steps}")
+        if self.adapt_steps and self.task not in ("regulatory", "expression"):
+            raise InputError(f"--adapt-steps trains on the training sequences of regulatory or expression, not {self.task}")
         if not self.lr > 0:
             raise InputError(f"--lr must be positive, got {self.lr}")
         self.memory_config()  # a malformed spec fails before any data is read
@@ -107,7 +119,7 @@ def build_model(data, cfg: FinetuneConfig, *, pretrained: str | None, preset: st
         return model, tokenizer, f"pretrained {pretrained}"
     from genotx.presets import resolve_preset
 
-    settings = resolve_preset(preset or f"{data.task}-tiny")
+    settings = preset if isinstance(preset, dict) else resolve_preset(preset or f"{data.task}-tiny")
     spec = tokenizer_spec or settings["tokenizer"]
     tokenizer = _fixed_tokenizer(spec, data, cfg.seed)
     longest = max(map(_bases, data.valid_seqs + data.train_seqs[:1000])) if data.train_seqs else 300
@@ -118,9 +130,20 @@ def build_model(data, cfg: FinetuneConfig, *, pretrained: str | None, preset: st
         vocab_size=tokenizer.vocab_size, d_model=settings["d_model"], n_layers=settings["n_layers"],
         n_heads=settings["n_heads"], pe=settings["pe"], mixer=settings["mixer"], causal=False,
         max_len=max_len or max(64, 2 + longest), dropout=cfg.dropout, head=head, n_outputs=data.n_outputs,
-        pooling=_pooling(cfg, False),
+        pooling=_pooling(cfg, False), conv_stem=cfg.conv_stem, strand_average=cfg.strand_average,
+        complement_ids=_complement_ids(tokenizer) if cfg.strand_average else None,
     )
-    return GenomicModel(mcfg), tokenizer, f"preset {preset or 'default'} (no pretraining)"
+    name = settings.get("name", "recipe") if isinstance(preset, dict) else preset or "default"
+    return GenomicModel(mcfg), tokenizer, f"preset {name} (no pretraining)"
+
+
+def _complement_ids(tokenizer):
+    # Only with one token per base is the token-level reverse complement that of the sequence.
+    from genotx.tokenizers.fixed import CharTokenizer
+
+    if not isinstance(tokenizer, CharTokenizer):
+        raise InputError("--strand-average needs single-base tokens (--tokenizer char)")
+    return [int(c) for c in tokenizer.complement_ids]
 
 
 def _fixed_tokenizer(spec: str, data, seed: int):
@@ -158,11 +181,16 @@ def validation_metrics(data, outputs: np.ndarray) -> dict:
     labels = np.array(data.classes)
     metrics = classification_metrics(labels[data.valid_targets], labels[predicted], classes=data.classes)
     metrics["auroc"] = auroc(data.valid_targets, outputs)
+    chosen = outputs[np.arange(len(outputs)), data.valid_targets]
+    metrics["loss"] = float(-np.log(np.clip(chosen, 1e-12, 1.0)).mean())  # cross-entropy, nats
     return metrics
 
 
-def _score(data, metrics: dict) -> float:
-    value = metrics["pearson"] if data.regression else metrics["macro_f1"]
+def _score(data, metrics: dict, select: str = "metric") -> float:
+    if select == "loss" and "loss" in metrics:
+        value = -metrics["loss"]
+    else:
+        value = metrics["pearson"] if data.regression else metrics["macro_f1"]
     return -math.inf if value != value else value
 
 
@@ -179,6 +207,12 @@ def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset
     info(f"fine-tuning {data.task} from {source}: {model.param_counts()['total']:,} parameters, "
          f"{data.n_outputs} output(s), {len(data.valid_seqs)} validation sequences")
     started = time.time()
+    if cfg.adapt_steps:
+        from genotx.train.adapt import adapt_backbone
+
+        mlm_loss = adapt_backbone(model, tokenizer, data.train_seqs, steps=cfg.adapt_steps, batch_size=cfg.batch_size,
+                                  lr=cfg.lr, seed=cfg.seed)
+        info(f"adapted the backbone with {cfg.adapt_steps} MLM steps on the training sequences (loss {mlm_loss:.4f})")
     best, history = _train(cfg, data, model, tokenizer) if cfg.steps else (_evaluate_as_is(data, model, tokenizer), [])
     model.load_state_dict(best["state"])
     extra_files, memory_meta = {}, {}
@@ -225,8 +259,8 @@ def _train(cfg: FinetuneConfig, data, model, tokenizer) -> tuple[dict, list]:
                 info(f"step {step + 1}/{cfg.steps}: train loss {loss:.4f}, validation {key} {metrics[key]:.4f}")
             # The first evaluation always counts, so a metric that is undefined (NaN: constant
             # predictions) still leaves weights to save.
-            if best["state"] is None or _score(data, metrics) > best["score"]:
-                best = {"score": _score(data, metrics), "state": copy.deepcopy(model.state_dict()),
+            if best["state"] is None or _score(data, metrics, cfg.select) > best["score"]:
+                best = {"score": _score(data, metrics, cfg.select), "state": copy.deepcopy(model.state_dict()),
                         "step": step + 1, "metrics": metrics}
                 stale = 0
             else:
@@ -243,6 +277,10 @@ def _train_step(torch, step: int, cfg: FinetuneConfig, data, model, tokenizer, o
     for group in optimizer.param_groups:
         group["lr"] = _lr(step, cfg)
     seqs, targets = data.train_batch(step, cfg.batch_size)
+    if cfg.rc_aug:
+        from genotx.train.recipe import random_strand
+
+        seqs = random_strand(seqs, np.random.default_rng([cfg.seed, step, 29]))
     ids, mask = encode_sequences(tokenizer, seqs, model.config.max_len)
     logits = model(ids, mask).logits
     if data.regression:

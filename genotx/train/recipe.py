@@ -1,0 +1,137 @@
+"""The default recipe of `genotx finetune --task regulatory`: model and training chosen from the data.
+
+A user who gives no tuning flags gets settings that depend only on the
+training set, each one measured in bench/regulatory.py (docs/finetune.md has the table):
+
+* tokens: single bases when the sequences are short enough to read base by
+  base (up to 1 kb), else overlapping 6-mers;
+* a convolutional stem of width 9 before the attention layers (single-base
+  tokens only), so each position starts from a motif-sized window;
+* both strands: when the classes look strand-symmetric (`strand_symmetric`:
+  each class's k-mer spectrum matches that of its reverse complements, as in
+  ChIP-seq peaks), training reads a random strand of each sequence and the
+  saved model averages its prediction over both strands; oriented elements
+  (splice sites, promoters) keep their strand;
+* size from the data: width 64, 2 layers up to 0.5 Mb of training sequence, else width 128, 3 layers;
+* epochs instead of steps: up to `MAX_EPOCHS`, evaluated each epoch, stopping
+  after `PATIENCE` epochs without a lower validation loss, the best weights kept.
+
+Explicit flags win over every choice here.
+
+Example::
+
+    cfg, settings = regulatory_recipe(data, FinetuneConfig(task="regulatory"), given={})
+    finetune(cfg, data, "model/", preset=settings)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+MAX_EPOCHS = 30
+PATIENCE = 5  # evaluations (epochs) without a lower validation loss
+MIN_STEPS = 300  # tiny sets (the 106 E. coli promoters) still get enough updates
+CHAR_MAX_BASES = 1024
+STEM_WIDTH = 9
+
+
+def random_strand(seqs: list[str], rng: np.random.Generator) -> list[str]:
+    """Each sequence as given or reverse-complemented, with probability 1/2 each."""
+    from genotx.tokenizers import revcomp
+
+    flips = rng.random(len(seqs)) < 0.5
+    return [revcomp(s) if flip else s for s, flip in zip(seqs, flips)]
+
+
+def kmer_spectrum(seqs: list[str], k: int = 3) -> np.ndarray:
+    """Frequencies of the 4**k k-mers (A=0 .. T=3, first base most significant) over all sequences."""
+    codes = np.full(256, 4, dtype=np.int64)
+    for i, base in enumerate(b"ACGT"):
+        codes[base] = i
+        codes[base + 32] = i  # lowercase
+    counts = np.zeros(4**k)
+    for seq in seqs:
+        c = codes[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
+        if len(c) < k:
+            continue
+        words = np.zeros(len(c) - k + 1, dtype=np.int64)
+        bad = np.zeros(len(c) - k + 1, dtype=bool)
+        for j in range(k):
+            part = c[j : j + len(words)]
+            words = words * 4 + np.minimum(part, 3)
+            bad |= part == 4
+        counts += np.bincount(words[~bad], minlength=4**k)
+    return counts / max(1.0, counts.sum())
+
+
+def _revcomp_columns(k: int) -> np.ndarray:
+    index = np.arange(4**k)
+    rc = np.zeros_like(index)
+    rest = index.copy()
+    for _ in range(k):
+        rc = rc * 4 + (3 - rest % 4)
+        rest //= 4
+    return rc
+
+
+def strand_symmetric(seqs: list[str], labels: np.ndarray, k: int = 3, seed: int = 0) -> bool:
+    """True when no class prefers one strand: its k-mer spectrum is as close to its
+    reverse complement's as two random halves of the class are to each other.
+
+    Oriented elements fail by far: splice sites (the intron side is T-rich on the
+    transcribed strand) and promoters; randomly oriented ChIP-seq peaks pass.
+    """
+    rng = np.random.default_rng(seed)
+    rc = _revcomp_columns(k)
+    for c in np.unique(labels):
+        members = [seqs[i] for i in np.flatnonzero(labels == c)]
+        if len(members) < 20:
+            continue
+        spectrum = kmer_spectrum(members, k)
+        to_rc = 0.5 * np.abs(spectrum - spectrum[rc]).sum()
+        order = rng.permutation(len(members))
+        half = len(members) // 2
+        to_half = 0.5 * np.abs(kmer_spectrum([members[i] for i in order[:half]], k)
+                               - kmer_spectrum([members[i] for i in order[half:]], k)).sum()
+        if to_rc > to_half:
+            return False
+    return True
+
+
+def regulatory_recipe(data, cfg, given: dict, tokenizer: str | None = None, preset: str | None = None,
+                      pretrained: bool = False):
+    """(FinetuneConfig, model settings of a fresh model) for ``data``; ``given`` holds the flags the user set
+    (None where not set). With --preset or --from the model is theirs and only the training choices apply."""
+    from genotx.presets import resolve_preset
+
+    seqs = data.train_seqs
+    lengths = np.array([len(s) for s in seqs])
+    if pretrained:
+        spec = None  # the pretrained model's own tokenizer
+    elif preset:
+        spec = tokenizer or resolve_preset(preset)["tokenizer"]
+    else:
+        spec = tokenizer or ("char" if np.percentile(lengths, 90) <= CHAR_MAX_BASES else "kmer6")
+    small = lengths.sum() <= 500_000
+    # Learned positions: regulatory sets are windows at a fixed anchor (a junction, a start, a summit), so
+    # where a base sits matters; longer inputs are read in windows of max_len (models/windows.py).
+    settings = {"name": "regulatory recipe", "tokenizer": spec, "pe": "learned", "mixer": "attention",
+                "d_model": 64 if small else 128, "n_layers": 2 if small else 3, "n_heads": 4}
+    symmetric = strand_symmetric(seqs, data.train_targets, seed=cfg.seed)
+    batch = given.get("batch_size") or 32
+    per_epoch = max(1, -(-len(seqs) // batch))
+    steps = max(MIN_STEPS, MAX_EPOCHS * per_epoch)
+    choices = {
+        "batch_size": batch, "lr": 1e-3, "weight_decay": 0.05, "dropout": 0.1,
+        "steps": steps, "warmup": max(10, steps // 20), "eval_every": max(per_epoch, MIN_STEPS // MAX_EPOCHS),
+        "patience": PATIENCE, "select": "loss", "rc_aug": symmetric,
+    }
+    if not (pretrained or preset):
+        choices["pooling"] = "cls"
+    if spec == "char" and not pretrained:
+        choices.update(conv_stem=STEM_WIDTH if not preset else 0, strand_average=symmetric)
+    fields = {f.name for f in dataclasses.fields(cfg)}
+    changes = {k: v for k, v in choices.items() if k in fields and given.get(k) is None}
+    return dataclasses.replace(cfg, **changes), settings
