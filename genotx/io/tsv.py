@@ -49,7 +49,35 @@ def format_field(value: object) -> str:
     return str(value).translate(_CLEAN)
 
 
-class TsvWriter:
+class HeaderFirst:
+    """Writes its header lines once: with the first rows, or on leaving a ``with`` block without an error.
+
+    So input that fails validation before any row produces no output at all. Subclasses
+    set ``stream`` and ``_started`` and say what the header is in ``header_text``.
+    """
+
+    stream: TextIO
+    _started: bool
+
+    def header_text(self) -> str:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.start()
+
+    def start(self) -> None:
+        """Write the header lines (once)."""
+        if not self._started:
+            self._started = True
+            self.stream.write(self.header_text())
+            self.stream.flush()
+
+
+class TsvWriter(HeaderFirst):
     """Write ``#genotx <version> <command>``, a header row, then rows.
 
     The two header lines are written with the first rows, or on leaving the
@@ -68,20 +96,8 @@ class TsvWriter:
         self.command = command if command is not None else command_line()
         self._started = False
 
-    def __enter__(self) -> "TsvWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.start()
-
-    def start(self) -> None:
-        """Write the provenance and header lines (once)."""
-        if not self._started:
-            self._started = True
-            self.stream.write(f"#genotx {__version__} {self.command}\n")
-            self.stream.write("\t".join(self.columns) + "\n")
-            self.stream.flush()
+    def header_text(self) -> str:
+        return f"#genotx {__version__} {self.command}\n" + "\t".join(self.columns) + "\n"
 
     def write_rows(self, rows: Iterable[Sequence[object]]) -> None:
         self.write_text(format_rows(rows, len(self.columns)))

@@ -27,6 +27,7 @@ from typing import Iterator, Sequence, TextIO
 
 from genotx.errors import InputError
 from genotx.io.source import GZIP_MAGIC, display_name, inflate, pieces
+from genotx.io.tsv import HeaderFirst
 
 VCF_MAGIC = b"##fileformat=VCF"
 
@@ -163,7 +164,7 @@ def format_value(value: float | None) -> str:
     return f"{value:.6g}"
 
 
-class VcfWriter:
+class VcfWriter(HeaderFirst):
     """Write the header with one more INFO field, then records carrying its values."""
 
     def __init__(self, stream: TextIO, header: Sequence[str], info_id: str, description: str,
@@ -180,18 +181,8 @@ class VcfWriter:
         self._header = "\n".join(meta + [header[-1]]) + "\n"
         self._started = False
 
-    def __enter__(self) -> "VcfWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.start()
-
-    def start(self) -> None:
-        if not self._started:
-            self._started = True
-            self.stream.write(self._header)
-            self.stream.flush()
+    def header_text(self) -> str:
+        return self._header
 
     def line(self, record: VcfRecord, values: Sequence[float | None]) -> str:
         fields = list(record.fields)
