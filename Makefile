@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip setuptools wheel
 	$(PIP) install -q -e .
-	$(PIP) install -q ninja packaging
+	$(PIP) install -q ninja packaging einops  # einops: needed by mamba-ssm, which is installed without its dependencies
 	$(MAMBA_ENV) $(PIP) install -q --no-build-isolation --no-deps mamba-ssm==2.3.2.post1
 	touch $@
 

@@ -34,7 +34,7 @@ def test_heads_must_divide_d_model_and_the_message_suggests_a_count():
         ModelConfig(vocab_size=10, d_model=64, n_heads=5)
 
 
-@pytest.mark.parametrize("field, value", [("pe", "xpos"), ("mixer", "hyena"), ("head", "span"), ("pooling", "max")])
+@pytest.mark.parametrize("field, value", [("pe", "xpos"), ("mixer", "hyena"), ("head", "span"), ("pooling", "median")])
 def test_unknown_choices_name_the_field_and_the_options(field, value):
     with pytest.raises(InputError, match=rf"{field}='{value}' is not one of"):
         ModelConfig(vocab_size=10, **{field: value})
