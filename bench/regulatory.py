@@ -100,7 +100,7 @@ BASELINES = {
     "LR one-hot": lambda seed: LinearBaseline(features="onehot", seed=seed),
     "LR 6-mer": lambda seed: LinearBaseline(features="kmer", k=6, seed=seed),
     "CNN max-pool": lambda seed: CNNBaseline(epochs=20, seed=seed),
-    "CNN max-pool, both strands": lambda seed: CNNBaseline(epochs=20, both_strands=True, seed=seed),
+    "CNN both strands": lambda seed: CNNBaseline(epochs=20, both_strands=True, seed=seed),
     "CNN 12 bins": lambda seed: CNNBaseline(epochs=20, bins=12, seed=seed),
 }
 
@@ -132,8 +132,12 @@ def table(results: list[dict]) -> str:
         cells = []
         for d in datasets:
             accs = [r["accuracy"] for r in results if r["dataset"] == d and r["method"] == method and r["accuracy"] is not None]
-            cells.append(f"{np.mean(accs):.3f} ± {np.std(accs, ddof=1) if len(accs) > 1 else 0:.3f} (n={len(accs)})"
-                         if accs else "–")
+            if not accs:
+                cells.append("–")
+            elif len(accs) == 1:
+                cells.append(f"{accs[0]:.3f} (1 seed)")
+            else:
+                cells.append(f"{np.mean(accs):.3f} ± {np.std(accs, ddof=1):.3f} ({len(accs)} seeds)")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     walls = [r["wall_s"] for r in results if r["method"] == "genotx default"]
     if walls:
