@@ -128,14 +128,21 @@ def masked_marginal(adapter, alleles: list[Allele], *, width: int | None = None,
 
 def sequence_loglik(adapter, seqs: list[str], *, batch_size: int = 64) -> np.ndarray:
     """Summed log-likelihood of each sequence's tokens under an AR model (the first token given the prefix)."""
+    def summed(batch):
+        picked = adapter.log_probs(batch)[:, :-1].gather(-1, batch.ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+        return (picked * batch.real[:, 1:]).sum(1)
+
+    return _per_sequence(adapter, seqs, batch_size, summed)
+
+
+def _per_sequence(adapter, seqs: list[str], batch_size: int, score) -> np.ndarray:
+    """One float per sequence: ``score(batch)`` of each length-sorted batch, back in input order."""
     torch = import_torch()
     rows = [adapter.tokenize(s)[0] for s in seqs]
     out = np.zeros(len(seqs))
     with torch.inference_mode():
         for chosen, batch in _batches(adapter, rows, batch_size):
-            logp = adapter.log_probs(batch)
-            picked = logp[:, :-1].gather(-1, batch.ids[:, 1:].unsqueeze(-1)).squeeze(-1)
-            out[chosen] = (picked * batch.real[:, 1:]).sum(1).double().cpu().numpy()
+            out[chosen] = score(batch).double().cpu().numpy()
     return out
 
 
@@ -163,14 +170,11 @@ def pseudo_loglik(adapter, seqs: list[str], *, batch_size: int = 64) -> np.ndarr
 
 def head_values(adapter, seqs: list[str], *, target: int = -1, batch_size: int = 64) -> np.ndarray:
     """Probability of class ``target`` (classifier) or the predicted value (regressor) of each sequence."""
-    torch = import_torch()
-    rows = [adapter.tokenize(s)[0] for s in seqs]
-    out = np.zeros(len(seqs))
-    with torch.inference_mode():
-        for chosen, batch in _batches(adapter, rows, batch_size):
-            values = adapter.head(batch)
-            out[chosen] = (values if values.dim() == 1 else values[:, target]).double().cpu().numpy()
-    return out
+    def value(batch):
+        values = adapter.head(batch)
+        return values if values.dim() == 1 else values[:, target]
+
+    return _per_sequence(adapter, seqs, batch_size, value)
 
 
 def _difference(values_of, alleles: list[Allele], width: int | None) -> np.ndarray:
