@@ -95,9 +95,29 @@ def test_matrix_outputs_hold_every_row_in_input_order_with_ids_beside(models, tm
     np.testing.assert_allclose(matrix, embed_sequences(adapter, SEQS, EmbedOptions(pooling="max")), atol=1e-6)
     ids = (tmp_path / "emb.ids.tsv").read_text().splitlines()
     assert ids[0].startswith("#genotx ") and ids[1:] == ["id", "r0", "r1", "r2", "r3"]
-    again = run_genotx("embed", "--model", models["mlm"], "-o", str(out), stdin=FASTA)
-    assert again.returncode == 2 and b"not overwritten" in again.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, "emb.ids.tsv"])
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".safetensors"])
+def test_matrix_output_replaces_only_an_earlier_embed_output_and_only_with_force(models, tmp_path, suffix):
+    out = tmp_path / f"emb{suffix}"
+    first = run_genotx("embed", "--model", models["mlm"], "-o", str(out), stdin=FASTA)
+    assert first.returncode == 0, first.stderr.decode()
+    written = out.read_bytes()
+    again = run_genotx("embed", "--model", models["mlm"], "--pooling", "max", "-o", str(out), stdin=FASTA)
+    assert again.returncode == 2 and b"add --force" in again.stderr and again.stdout == b""
+    assert out.read_bytes() == written
+    forced = run_genotx("embed", "--model", models["mlm"], "--pooling", "max", "-o", str(out), "--force", stdin=FASTA)
+    assert forced.returncode == 0, forced.stderr.decode()
+    assert out.read_bytes() != written and sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, "emb.ids.tsv"])
+    # files genotx did not write, at the matrix's name or at its ids' name, are never replaced, --force or not
+    for mine, other in ((tmp_path / f"user{suffix}", None), (tmp_path / f"side{suffix}", tmp_path / "side.ids.tsv")):
+        (other or mine).write_text("my own notes\n")
+        proc = run_genotx("embed", "--model", models["mlm"], "-o", str(mine), "--force", stdin=FASTA)
+        message = proc.stderr.decode()
+        assert proc.returncode == 2 and "never writes over" in message and len(message.strip().splitlines()) == 1, message
+        assert (other or mine).read_text() == "my own notes\n"
+    assert not (tmp_path / "user.ids.tsv").exists() and not (tmp_path / f"side{suffix}").exists()
 
 
 def test_empty_input_gives_the_header_and_bad_input_no_output(models):

@@ -78,15 +78,15 @@ def test_layer_picks_that_hidden_state_and_negative_counts_from_the_last(dirs):
                                atol=1e-4)
 
 
-def test_long_records_are_embedded_in_windows_weighted_by_their_tokens(dirs):
+def test_long_records_are_embedded_in_windows_of_bases_weighted_by_their_tokens(dirs):
     adapter = load_adapter(dirs["esm"], precision="fp32", device="cpu")
     seq = random_dna(900)  # 150 six-mers: more than the 126 the model reads beside <cls> and <eos>
-    tokens = adapter.tokenize(seq)[0]
-    got = embed_sequences(adapter, [seq], EmbedOptions(window=60, stride=50))[0]
+    got = embed_sequences(adapter, [seq], EmbedOptions(window=360, stride=300))[0]
     model = transformers.AutoModelForMaskedLM.from_pretrained(dirs["esm"]).eval()
     total, count = 0, 0
-    for start in (0, 50, 90):  # every 50 tokens, the last flush with the end (150 - 60)
-        row = torch.tensor([adapter.prefix + tokens[start : start + 60].tolist() + adapter.suffix])
+    for start in (0, 300, 540):  # every 300 bases, the last flush with the end (900 - 360)
+        tokens = adapter.tokenize(seq[start : start + 360])[0]  # each window tokenised on its own: 60 six-mers
+        row = torch.tensor([adapter.prefix + tokens.tolist() + adapter.suffix])
         with torch.no_grad():
             hidden = model(input_ids=row, output_hidden_states=True).hidden_states[-1][0, 1:-1]
         total, count = total + hidden.sum(0).numpy(), count + len(hidden)
@@ -194,12 +194,8 @@ def test_loading_never_reaches_for_the_network(dirs):
     assert len(tsv_rows(proc.stdout)) == 1
 
 
-def test_commands_that_read_genotx_checkpoints_only_refuse_hugging_face_directories_in_one_line(dirs, tmp_path):
-    (tmp_path / "train.tsv").write_text("sequence\tlabel\n" + "".join(f"{random_dna(30)}\t{i % 2}\n" for i in range(20)))
-    for args in (["finetune", "--task", "regulatory", str(tmp_path / "train.tsv"), "--from", dirs["esm"], "-o", str(tmp_path / "m")],
-                 ["motifs", "--model", dirs["esm"], str(tmp_path / "train.tsv")]):
-        proc = run_genotx(*args, stdin=b"")
-        message = proc.stderr.decode()
-        assert proc.returncode == 2, message
-        assert "Hugging Face model directory" in message and "embed, ism and predict --task variant" in message
-        assert not (tmp_path / "m").exists()
+def test_commands_that_read_genotx_checkpoints_only_refuse_hugging_face_directories_in_one_line(dirs):
+    proc = run_genotx("generate", "--model", dirs["esm"], "--n", "1", "--length", "10")
+    message = proc.stderr.decode()
+    assert proc.returncode == 2 and proc.stdout == b"", message
+    assert "Hugging Face model directory" in message and len(message.strip().splitlines()) == 1

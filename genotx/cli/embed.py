@@ -17,7 +17,8 @@ converted and the network is never used.
 
 With -o FILE.npy or FILE.safetensors, the vectors are written as one float32 matrix
 (tensor "embeddings" in safetensors) and the ids, in the same order, to
-FILE.ids.tsv; an existing file is not overwritten.
+FILE.ids.tsv. Existing files are never written over, except the two files of an
+earlier genotx embed -o with --force.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ def run(
     pooling: str = typer.Option("mean", "--pooling", help="mean, max or cls."),
     rc_average: bool = typer.Option(False, "--rc-average", help="Mean of the sequence's and its reverse complement's embedding."),
     window: Optional[int] = typer.Option(None, "--window", min=1,
-                                         help="Tokens per window of a long record (default: all the model reads)."),
-    stride: Optional[int] = typer.Option(None, "--stride", min=1, help="Tokens between window starts (default: window/2)."),
+                                         help="Bases per window of a long record (default: all the model reads)."),
+    stride: Optional[int] = typer.Option(None, "--stride", min=1, help="Bases between window starts (default: window/2)."),
     output: Optional[str] = typer.Option(None, "-o", "--output", help="FILE.npy or FILE.safetensors (+ FILE.ids.tsv) instead of TSV."),
+    force: bool = typer.Option(False, "--force", help="Replace the -o files of an earlier genotx embed (nothing else)."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Windows per forward pass."),
     precision: str = opt.PRECISION,
     device: str = opt.DEVICE,
@@ -53,6 +55,10 @@ def run(
 
     options = EmbedOptions(layer=layer, pooling=pooling, rc_average=rc_average, window=window, stride=stride,
                            batch_size=batch_size)
+    if output is not None:  # before the model loads: a refusal should not wait for it
+        from genotx.io.matrix import check_matrix_path
+
+        replace = check_matrix_path(output, force=force)
     paths = paths_or_stdin(inputs)
     adapter = load_adapter(model, **opt.load_options(precision, device, allow_pickle, trust_remote_code))
     adapter.layer_index(layer)
@@ -64,7 +70,7 @@ def run(
     else:
         from genotx.io.matrix import MatrixWriter
 
-        writer = MatrixWriter(output, adapter.d_model)
+        writer = MatrixWriter(output, adapter.d_model, replace=replace)
         write = writer.write
     with writer:
         for batch in iter_batches(paths, quals=False):

@@ -10,6 +10,13 @@ regulatory: flags left unset are chosen from the data (docs/finetune.md):
 single-base tokens with a convolutional stem for sequences up to 1 kb, epochs
 with early stopping on validation loss, and both strands (--rc-aug,
 --strand-average) when the classes look strand-symmetric.
+
+--from also takes a Hugging Face model directory (DNABERT, Nucleotide
+Transformer: config.json + model.safetensors) for regulatory and expression:
+its encoder gets transformers' own sequence classification head and is trained
+whole (default --lr 5e-5), on --device. -o DIR is then a Hugging Face
+classifier directory plus genotx.json (task, classes, training record), which
+predict, ism --class, embed and motifs read (docs/finetune.md).
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ def run(
                                                 show_default=False),
     task: str = typer.Option(..., "--task", help="taxon, regulatory, expression or variant."),
     output: str = typer.Option(..., "-o", "--output", help="Directory of the fine-tuned model."),
-    pretrained: Optional[str] = typer.Option(None, "--from", help="Pretraining run or checkpoint directory."),
+    pretrained: Optional[str] = typer.Option(None, "--from", help="Pretraining run or checkpoint directory, or a "
+                                             "Hugging Face model directory (regulatory, expression)."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Preset of a fresh model (default: TASK-tiny)."),
     tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="Tokenizer of a fresh model: char, kmer6, kmer6:6, bpe:N, FILE."),
     valid: Optional[str] = typer.Option(None, "--valid", help="Validation TSV (default: hold out --valid-fraction)."),
@@ -74,6 +82,8 @@ def run(
     kmer_memory: str = typer.Option("auto", "--kmer-memory",
                                     help="taxon: hashed k-mer memory K:BITS beside the model (auto: 13:23), or off."),
     force: bool = typer.Option(False, "--force", help="Replace -o DIR if it holds a fine-tuned model (nothing else)."),
+    device: str = typer.Option("auto", "--device", help="Hugging Face --from: auto (CUDA when there is one), cpu or "
+                               "cuda[:N]; genotx models train on the CPU."),
 ) -> None:
     from genotx.progress import info
     from genotx.taxon.simulate import ErrorModel
@@ -95,6 +105,17 @@ def run(
                          **{k: v for k, v in given.items() if v is not None and k != "pooling"})
     require(steps is None or steps > 0 or pretrained is not None,
             "--steps 0 (no training) needs --from a fine-tuned model of the same task")
+    from genotx.models.hf_load import is_hf_dir
+
+    hugging_face = pretrained is not None and is_hf_dir(pretrained)
+    if hugging_face:
+        from genotx.models.adapter import pick_device
+        from genotx.train.hf_finetune import check_hf_finetune
+
+        check_hf_finetune(task, {**given, "adapt_steps": adapt_steps}, preset=preset, tokenizer=tokenizer)
+        device = pick_device(device)  # a missing CUDA is said before the data is read
+    require(hugging_face or device in ("auto", "cpu"), "--device is for --from a Hugging Face model directory; "
+                                                       "genotx models train on the CPU")
     data = make_task_data(task, list(inputs or []), taxa=taxa, class_files=class_files or (), valid=valid,
                           seed=seed, valid_fraction=valid_fraction, read_lengths=_lengths(read_lengths),
                           error_rate=(errors.rate_min, errors.rate_max), reference=reference, window=window)
@@ -105,7 +126,13 @@ def run(
                                           pretrained=pretrained is not None)
         if not (pretrained or preset):
             preset = settings
-    result = finetune(cfg, data, output, pretrained=pretrained, preset=preset, tokenizer_spec=tokenizer)
+    if hugging_face and lr is None:
+        import dataclasses
+
+        from genotx.train.hf_finetune import DEFAULT_LR
+
+        cfg = dataclasses.replace(cfg, lr=DEFAULT_LR)
+    result = finetune(cfg, data, output, pretrained=pretrained, preset=preset, tokenizer_spec=tokenizer, device=device)
     shown = {k: v for k, v in result["validation"].items() if isinstance(v, (int, float))}
     info(f"best validation at step {result['best_step']}: " + "  ".join(f"{k} {v:.4g}" for k, v in shown.items()))
     info(f"model written to {output}")

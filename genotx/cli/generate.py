@@ -102,6 +102,10 @@ def run(
     require(top_k >= 0, f"--top-k must be >= 0, got {top_k}")
     require(0 < top_p <= 1, f"--top-p must be in (0, 1], got {top_p}")
     path = checkpoint_path(model_dir)
+    from genotx.models.checkpoint import HF_REFUSED
+    from genotx.models.hf_load import is_hf_dir
+
+    require(not is_hf_dir(path), f"{path}: {HF_REFUSED}")
     config = _check_autoregressive(path)
     if prompt:
         from genotx.io.source import open_input

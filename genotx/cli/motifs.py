@@ -4,6 +4,13 @@ Output columns: motif_id, layer, head, width, ic_total, consensus, n_sites,
 jaspar_id, jaspar_name, similarity, q_value. With --heads: layer, head,
 cpg_focus, palindrome_symmetry, periodicity_10bp. Models without attention
 layers are read through gradient x input attribution (head "grad_x_input").
+
+--model may be a Hugging Face model directory (a classifier from genotx
+finetune --from, DNABERT, the Nucleotide Transformer): its attention comes from
+transformers, mapped from tokens to the bases they cover (a 6-mer's weight
+shared among its six bases; [CLS]/[SEP] dropped). --attribution explains a
+classifier's predicted class, a regressor's value or an MLM's likelihood of
+the sequence; a bare encoder has nothing to explain and is refused.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from typing import List, Optional
 
 import typer
 
+from genotx.cli import _model_options as opt
 from genotx.cli._common import command, inputs_argument, paths_or_stdin, require
 from genotx.io import TsvWriter, iter_records
 
@@ -34,17 +42,16 @@ def _read(inputs, max_seqs: int) -> list:
     return seqs
 
 
-def _head_rows(model, tokenizer, seqs, batch_size):
+def _head_rows(attend, seqs, batch_size):
     import numpy as np
 
-    from genotx.motifs.collect import attention_by_base
     from genotx.motifs.heads import HeadScores
     from genotx.motifs.pfm import encode
     from genotx.progress import progress
 
     scores: dict = {}
     with progress("attention", total=len(seqs)) as bar:
-        for seq, layers in zip(seqs, attention_by_base(model, tokenizer, seqs, batch_size)):
+        for seq, layers in zip(seqs, attend(seqs, batch_size)):
             codes = encode(seq)
             for li, heads in enumerate(layers):
                 for hi, attention in enumerate(heads):
@@ -55,20 +62,19 @@ def _head_rows(model, tokenizer, seqs, batch_size):
         yield li, hi, r["cpg_focus"], r["palindrome_symmetry"], r["periodicity_10bp"]
 
 
-def _importance(model, tokenizer, seqs, batch_size, attribution: bool) -> dict:
+def _importance(reader, seqs, batch_size, attribution: bool) -> dict:
     """{(layer, head): [per-base score per sequence]}: attention received, or attribution."""
-    from genotx.motifs.collect import attention_by_base, gradient_x_input
     from genotx.progress import info, progress
 
     sources: dict = {}
     with progress("scoring", total=len(seqs)) as bar:
         if attribution:
             info(f"scoring bases by gradient x input attribution (head column: {ATTRIBUTION})")
-            for scores in gradient_x_input(model, tokenizer, seqs, batch_size):
+            for scores in reader.attribute(seqs, batch_size):
                 sources.setdefault(("NA", ATTRIBUTION), []).append(scores)
                 bar.advance(1)
             return sources
-        for layers in attention_by_base(model, tokenizer, seqs, batch_size):
+        for layers in reader.attend(seqs, batch_size):
             for li, heads in enumerate(layers):
                 received = heads.mean(axis=1)  # (H, L): attention each key base receives
                 for hi in range(len(heads)):
@@ -93,7 +99,7 @@ def _motifs(sources: dict, seqs, bg, min_sites: int) -> list:
 @command
 def run(
     inputs: Optional[List[str]] = inputs_argument(),
-    model_dir: str = typer.Option(..., "--model", "-m", help="Checkpoint directory (config.json, model.safetensors)."),
+    model_dir: str = typer.Option(..., "--model", "-m", help=opt.MODEL_HELP),
     meme: Optional[str] = typer.Option(None, "--meme", help="Also write the motifs to this MEME file."),
     logo: Optional[str] = typer.Option(None, "--logo", help="Write one sequence-logo PNG per motif into this folder."),
     heads: bool = typer.Option(False, "--heads", help="One row per layer/head with specialisation scores instead."),
@@ -108,34 +114,36 @@ def run(
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Sequences per forward pass."),
     seed: int = typer.Option(0, "--seed", help="Seed of the column shuffles."),
     force: bool = typer.Option(False, "--force", help="Replace a --meme file or --logo folder written by genotx."),
+    device: str = opt.DEVICE,
+    allow_pickle: bool = opt.ALLOW_PICKLE,
+    trust_remote_code: bool = opt.TRUST_REMOTE_CODE,
 ) -> None:
     from genotx.io.outputs import LOGOS, MEME, check_output
-    from genotx.models import load_checkpoint
 
     # before the slow part: files that genotx did not write are never replaced
     if meme:
         check_output(meme, MEME, force=force, option="--meme")
     if logo:
         check_output(logo, LOGOS, force=force, option="--logo")
-    from genotx.motifs.collect import has_attention
     from genotx.motifs.pfm import background
     from genotx.progress import info
 
-    model, tokenizer, _ = load_checkpoint(model_dir)
+    reader = _Reader(model_dir, {"device": device, "allow_pickle": allow_pickle, "trust_remote_code": trust_remote_code})
     seqs = _read(inputs, max_seqs)
     if heads:
-        require(has_attention(model), f"--heads needs attention layers; {model_dir} has mixer={model.config.mixer!r}")
+        require(reader.no_attention is None, f"--heads needs attention layers; {model_dir} has {reader.no_attention}")
         with TsvWriter(HEAD_COLUMNS) as out:
-            out.write_rows(_head_rows(model, tokenizer, seqs, batch_size))
+            out.write_rows(_head_rows(reader.attend, seqs, batch_size))
         return
-    if not attribution and not has_attention(model):
-        info(f"mixer {model.config.mixer!r} has no attention")
+    if not attribution and reader.no_attention is not None:
+        info(f"{reader.no_attention} has no attention")
         attribution = True
+    require(not attribution or reader.cannot_attribute is None, str(reader.cannot_attribute))
     from genotx.motifs import jaspar
 
     database = jaspar.load(release, collection, tax_group)  # fail on a bad release before the slow part
     bg = background(seqs)
-    motifs = _motifs(_importance(model, tokenizer, seqs, batch_size, attribution), seqs, bg, min_sites) if seqs else []
+    motifs = _motifs(_importance(reader, seqs, batch_size, attribution), seqs, bg, min_sites) if seqs else []
     rows = _rows(motifs, database, top_matches, shuffles, seed)
     with TsvWriter(MOTIF_COLUMNS) as out:
         out.write_rows(rows)
@@ -144,6 +152,35 @@ def run(
         _write_meme(meme, motifs, names, bg)
     if logo:
         _write_logos(logo, motifs, names, bg)
+
+
+class _Reader:
+    """Attention and attribution by base of a genotx checkpoint or of a Hugging Face model directory."""
+
+    def __init__(self, model_dir: str, load_options: dict):
+        from genotx.models.hf_load import is_hf_dir
+
+        if is_hf_dir(model_dir):
+            from genotx.models.adapter import load_adapter
+            from genotx.motifs import hf
+
+            adapter = load_adapter(model_dir, precision="fp32", **load_options)
+            self.no_attention = None  # transformers encoders attend; one that returns no weights says so
+            self.cannot_attribute = (f"{model_dir}: a bare encoder ({type(adapter.model).__name__}) has no output to "
+                                     "attribute; leave out --attribution" if adapter.kind == "encoder" else None)
+            self.attend = lambda seqs, batch_size: hf.attention_by_base(adapter, seqs, batch_size)
+            self.attribute = lambda seqs, batch_size: hf.gradient_x_input(adapter, seqs, batch_size)
+            return
+        from genotx.models import load_checkpoint
+        from genotx.motifs import collect
+
+        require(load_options["device"] in ("auto", "cpu"), "--device is for Hugging Face models; "
+                                                           "genotx models are read on the CPU")
+        model, tokenizer, _ = load_checkpoint(model_dir)
+        self.no_attention = None if collect.has_attention(model) else f"mixer {model.config.mixer!r}"
+        self.cannot_attribute = None
+        self.attend = lambda seqs, batch_size: collect.attention_by_base(model, tokenizer, seqs, batch_size)
+        self.attribute = lambda seqs, batch_size: collect.gradient_x_input(model, tokenizer, seqs, batch_size)
 
 
 def _rows(motifs, database, top_matches, shuffles, seed) -> list:

@@ -10,10 +10,14 @@ variant TSV or a VCF, plain or bgzip; a pretrained model, genotx or Hugging
 Face, gives the zero-shot log-likelihood ratio alt vs ref, below 0 when the
 model prefers ref: the masked marginal for substitutions, the difference of
 the windows' (pseudo) log likelihoods for indels; a model from `finetune --task variant` gives the
-probability of the positive label).
+probability of the positive label). regulatory and expression also take a
+Hugging Face classifier directory as --model (from `genotx finetune --from
+HF_DIR`, or any *ForSequenceClassification directory), run on --device and
+read in overlapping windows where a sequence is longer than the model reads.
 
-VCF: --reference is needed; multi-allelic records give one row per ALT; a REF
-that differs from the reference warns and scores NA (--strict: exit 2);
+VCF: --reference is needed; multi-allelic records give one row per ALT. In a VCF
+and in a TSV alike, a REF that differs from the reference (or a chromosome it
+lacks) warns, naming the record, and scores NA (--strict: exit 2);
 --output-vcf writes the input VCF back to stdout with the scores in the INFO
 field --info-field (one value per ALT, declared in the header).
 
@@ -48,7 +52,7 @@ from genotx.cli._common import command, inputs_argument, parse_shard, paths_or_s
 def run(
     inputs: Optional[List[str]] = inputs_argument(),
     task: str = typer.Option("taxon", "--task", help="taxon, regulatory, expression or variant."),
-    model: Optional[str] = typer.Option(None, "--model", help="Model directory (default: the shipped model of the task)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Model directory, genotx or Hugging Face (default: the shipped model of the task)."),
     batch_size: int = typer.Option(256, "--batch-size", min=1, help="Sequences per forward pass."),
     precision: str = typer.Option("auto", "--precision",
                                   help="auto (bf16 where the CPU has native bf16, else fp32), fp32, bf16 or int8."),
@@ -62,9 +66,11 @@ def run(
                                help="variant: context bases around the variant (zero-shot; a classifier keeps its own)."),
     shard: Optional[str] = typer.Option(None, "--shard", metavar="I/N",
                                         help="Predict only batches I, I+N, I+2N, ... of the input files (1 <= I <= N)."),
-    strict: bool = typer.Option(False, "--strict", help="variant: a VCF REF that differs from --reference is an error (exit 2), not NA."),
+    strict: bool = typer.Option(False, "--strict", help="variant: a REF (VCF or TSV) that differs from --reference is an error (exit 2), not NA."),
     output_vcf: bool = typer.Option(False, "--output-vcf", help="variant: write the input VCF back, scores in an INFO field."),
     info_field: str = typer.Option("GENOTX_SCORE", "--info-field", help="variant: name of that INFO field."),
+    device: str = typer.Option("auto", "--device", help="Hugging Face models and variant scoring: auto (CUDA when "
+                               "there is one), cpu or cuda[:N]; genotx classifiers run on the CPU."),
     allow_pickle: bool = opt.ALLOW_PICKLE,
     trust_remote_code: bool = opt.TRUST_REMOTE_CODE,
 ) -> None:
@@ -86,8 +92,8 @@ def run(
                                    "model directory, or a variant classifier)")
         require(precision != "int8", "variant scoring runs in auto, fp32 or bf16 precision")
         score_variant_files(model, paths, reference=reference, window=window, batch_size=batch_size,
-                            strict=strict, output_vcf=output_vcf, info_field=info_field, precision=precision,
-                            allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
+                            strict=strict, output_vcf=output_vcf, info_field=info_field,
+                            **opt.load_options(precision, device, allow_pickle, trust_remote_code))
         return
     if model is not None:
         _refuse_pretraining_run(model, task)
@@ -95,7 +101,8 @@ def run(
     from genotx.shipped import default_model
 
     predictor = Predictor.load(model or default_model(task), task, batch_size=batch_size, min_prob=min_prob,
-                               all_probs=all_probs, precision=precision, use_memory=memory)
+                               all_probs=all_probs, precision=precision, use_memory=memory, device=device,
+                               load_options={"allow_pickle": allow_pickle, "trust_remote_code": trust_remote_code})
     from genotx.inference.pipeline import ordered_map
     from genotx.progress import info
 

@@ -51,3 +51,27 @@ def batched_outputs(model, tokenizer, seqs: list, *, batch_size: int = 256, tran
     restored = np.empty_like(stacked)
     restored[order] = stacked
     return restored
+
+
+def adapter_outputs(adapter, seqs: list[str], *, batch_size: int = 64) -> np.ndarray:
+    """(n, C) probabilities of a classifier or (n,) values of a regressor behind a `ModelAdapter`
+    (a Hugging Face classifier from ``genotx finetune --from``), in the order of ``seqs``.
+
+    Values are the head's own (standardised, for a model genotx trained on standardised targets).
+    Long sequences are the mean of their windows' logits (`genotx.models.windows.adapter_sequence_logits`);
+    sequences run sorted by length, so a batch holds little padding.
+    """
+    from genotx.models.windows import adapter_sequence_logits
+
+    torch = import_torch()
+    order = np.argsort([len(s) for s in seqs], kind="stable")
+    pieces = []
+    adapter.model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            logits = adapter_sequence_logits(adapter, [seqs[i] for i in order[start : start + batch_size]])
+            pieces.append((logits.squeeze(-1) if adapter.kind == "regressor" else logits.softmax(-1)).float().cpu())
+    stacked = torch.cat(pieces).numpy() if pieces else np.zeros((0,) if adapter.kind == "regressor" else (0, len(adapter.classes)))
+    restored = np.empty_like(stacked)
+    restored[order] = stacked
+    return restored

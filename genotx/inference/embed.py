@@ -9,12 +9,16 @@ layer are pooled over the record's own tokens:
 - ``cls``: the hidden state of the first special token (models that frame a
   sequence with one, e.g. [CLS] or <cls>).
 
-A record with more tokens than the model reads at once is cut into windows
-of ``window`` tokens that start every ``stride`` tokens (the last window ends
-at the last token); each window is run on its own and the windows are pooled
-again: mean weighted by their token counts (so the overlaps count twice),
-max over windows, cls averaged. With ``rc_average`` the embedding is the mean
-of the sequence's and its reverse complement's.
+A record longer than the model reads at once is cut into windows of
+``window`` bases that start every ``stride`` bases (the last window ends at
+the last base, so every base is read; `genotx.models.windows.base_windows`),
+for every kind of token alike. The default window is ``adapter.window_bases``:
+all the model reads (k-mer tokens: tokens + k - 1 bases; the Nucleotide
+Transformer's 6-mers: six bases a token, a window made too long by Ns read as
+two halves). Each window is tokenised and run on its own, and the windows are
+pooled again: mean weighted by their token counts (so the overlaps count
+twice), max over windows, cls averaged. With ``rc_average`` the embedding is
+the mean of the sequence's and its reverse complement's.
 
 Speed: the windows of a whole input batch are sorted by length and run in
 batches of similar length, so little padding is computed (a batch of equal
@@ -33,6 +37,7 @@ import numpy as np
 
 from genotx.errors import InputError
 from genotx.io.reader import revcomp
+from genotx.models.windows import base_windows, window_starts  # noqa: F401 (window_starts: part of this API)
 from genotx.runtime import import_torch
 
 POOLINGS = ("mean", "max", "cls")
@@ -43,26 +48,15 @@ class EmbedOptions:
     layer: int = -1
     pooling: str = "mean"
     rc_average: bool = False
-    window: int | None = None  # tokens per window; default: all the model reads
-    stride: int | None = None  # tokens between window starts; default: window // 2
+    window: int | None = None  # bases per window; default: all the model reads
+    stride: int | None = None  # bases between window starts; default: window // 2
     batch_size: int = 64  # windows per forward pass
 
     def __post_init__(self):
         if self.pooling not in POOLINGS:
             raise InputError(f"--pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         if self.window is not None and self.window < 1 or self.stride is not None and self.stride < 1:
-            raise InputError("--window and --stride must be positive numbers of tokens")
-
-
-def window_starts(n_tokens: int, window: int, stride: int) -> list[int]:
-    """Starts of the windows that cover ``n_tokens``: every ``stride``, the last one flush with the end.
-
-    Example: ``window_starts(10, 4, 3) == [0, 3, 6]``.
-    """
-    if n_tokens <= window:
-        return [0]
-    starts = list(range(0, n_tokens - window, stride))
-    return starts + [n_tokens - window]
+            raise InputError("--window and --stride must be positive numbers of bases")
 
 
 def _check(adapter, options: EmbedOptions) -> tuple[int, int]:
@@ -72,10 +66,11 @@ def _check(adapter, options: EmbedOptions) -> tuple[int, int]:
                          "sequence; this one reads the bare tokens (use mean or max)")
     if options.pooling == "cls" and adapter.kind == "ar":
         raise InputError(f"{adapter.source}: --pooling cls on a causal model sees only the start token; use mean or max")
-    limit = adapter.max_sequence_tokens
+    limit = adapter.window_bases
     window = options.window or limit
     if window > limit:
-        raise InputError(f"--window {window}: the model reads at most {limit} sequence tokens at once")
+        raise InputError(f"--window {window}: the model reads at most {limit} bases at once "
+                         f"({adapter.max_sequence_tokens} tokens)")
     return window, options.stride or max(1, window // 2)
 
 
@@ -97,11 +92,11 @@ def embed_sequences(adapter, seqs: list[str], options: EmbedOptions = EmbedOptio
     pieces = []  # (strand, record, token ids of one window)
     for strand, sequences in enumerate(strands):
         for i, seq in enumerate(sequences):
-            tokens = adapter.tokenize(seq)[0]
-            if len(tokens) == 0:
+            windows = [(strand, i, tokens) for _, _, tokens in base_windows(adapter, seq, window, stride) if len(tokens)]
+            if not windows:
                 name = ids[i] if ids else f"#{i + 1}"
                 raise InputError(f"record {name!r}: {len(seq)} bp give no token for this model (too short)")
-            pieces.extend((strand, i, tokens[s : s + window]) for s in window_starts(len(tokens), window, stride))
+            pieces.extend(windows)
     order = sorted(range(len(pieces)), key=lambda p: len(pieces[p][2]))
     pooled = np.zeros((len(pieces), adapter.d_model), np.float32)
     with torch.inference_mode():

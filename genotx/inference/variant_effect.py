@@ -14,7 +14,8 @@ The score of each variant, in a window of ``--window`` bases centred on it
 VCF input (plain or bgzip, detected from its first line) needs
 ``--reference``. A multi-allelic record gives one row per ALT. A REF that
 does not match the reference (or a chromosome it lacks) gives a warning naming
-the record and the score NA, or exit status 2 with ``--strict``; symbolic
+the record and the score NA, or exit status 2 with ``--strict``, in a VCF and
+in a TSV alike; symbolic
 and missing ALTs (``<DEL>``, ``*``, ``.``) score NA. With ``--output-vcf``
 the input VCF comes back on stdout with the scores in an INFO field declared
 in its header (one value per ALT, ``.`` for NA).
@@ -114,10 +115,20 @@ def score_variant_files(model_dir: str, paths: list[str], *, reference: str | No
                 for variants, scores in _vcf_chunks(path, genome, scorer, strict):
                     out.write_rows((v.id, v.chrom, v.pos, v.ref, v.alt, s) for v, s in zip(variants, scores))
                 continue
-            variants = load_variants(path, genome)
+            variants = load_variants(path, genome, strict=strict)
             for start in range(0, len(variants), CHUNK):
                 chunk = variants[start : start + CHUNK]
-                out.write_rows((v.id, v.chrom, v.pos, v.ref, v.alt, float(s)) for v, s in zip(chunk, scorer(chunk)))
+                out.write_rows((v.id, v.chrom, v.pos, v.ref, v.alt, s) for v, s in zip(chunk, _scored(scorer, chunk)))
+
+
+def _scored(scorer, variants) -> list:
+    """Scores of the variants, None (NA) for those kept with a problem (a REF mismatch without --strict)."""
+    scores: list = [None] * len(variants)
+    ok = [i for i, v in enumerate(variants) if v.problem is None]
+    if ok:
+        for i, score in zip(ok, scorer([variants[i] for i in ok])):
+            scores[i] = float(score)
+    return scores
 
 
 def _score_vcf(path, genome, scorer, *, strict: bool, info_field: str) -> None:

@@ -5,7 +5,8 @@ header of fixed size (the format's own padding: spaces in both formats),
 rows are appended as they come, and the header is rewritten with the final
 shape before the file is renamed into place. Memory stays that of one batch;
 the ids go to ``<name>.ids.tsv`` (``#genotx`` line, ``id`` header, one id a
-line), in row order. An existing file is never overwritten.
+line), in row order. An existing file is replaced only with ``replace``
+(`check_matrix_path` first checks that it is a genotx embeddings output).
 
 Example::
 
@@ -46,12 +47,22 @@ def _safetensors_header(rows: int, d: int) -> bytes:
     return struct.pack("<Q", HEADER - 8) + text.ljust(HEADER - 8).encode("ascii")
 
 
+def check_matrix_path(path: str, *, force: bool) -> bool:
+    """Refuse a name that is not .npy/.safetensors, or that holds anything but genotx embeddings (those only
+    with ``force``): before any work starts. True when an earlier output is to be replaced."""
+    from genotx.io.outputs import EMBEDDINGS, EXISTING, check_output
+
+    if not path.endswith(SUFFIXES):
+        raise InputError(f"-o {path}: the name must end in .npy or .safetensors (or leave -o out for TSV on stdout)")
+    return check_output(path, EMBEDDINGS, force=force) == EXISTING
+
+
 class MatrixWriter:
-    def __init__(self, path: str, d: int, command: str | None = None):
+    def __init__(self, path: str, d: int, command: str | None = None, *, replace: bool = False):
         if not path.endswith(SUFFIXES):
             raise InputError(f"-o {path}: the name must end in .npy or .safetensors (or leave -o out for TSV on stdout)")
         for target in (path, ids_path(path)):
-            if os.path.exists(target):
+            if os.path.exists(target) and not replace:
                 raise InputError(f"{target}: exists; not overwritten (remove it or choose another name)")
         self.path, self.d, self.rows = path, d, 0
         self.header = _npy_header if path.endswith(".npy") else _safetensors_header

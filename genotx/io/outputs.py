@@ -3,14 +3,19 @@
 Each output of genotx has a kind, recognisable from its content:
 
 - ``fine-tuned model``: a folder whose config.json has format ``genotx-checkpoint``
-  and a task in its metadata (`genotx finetune -o`); ``pretrained model`` without one;
+  and a task in its metadata, or a Hugging Face directory with the genotx.json
+  of ``genotx finetune --from HF_DIR`` (`genotx finetune -o`); ``pretrained model``
+  a genotx checkpoint without a task;
 - ``pretraining run``: a folder with run.json, train_config.json, checkpoints/, or the
   sweep.json that `genotx scaling-sweep` puts in a run's folder before it starts (`genotx pretrain -o`);
 - ``scaling sweep``: a folder whose sub-folders hold sweep.json (`genotx scaling-sweep -o`);
 - ``grid``: a folder with grid.json (`genotx grid -o`);
 - ``tokenizer``: a JSON file with format ``genotx-tokenizer`` (`genotx tokenize --train -o`);
 - ``MEME motifs``: a MEME file whose motifs are all named after attention heads
-  (`genotx motifs --meme`); ``motif logos``: a folder of motifN.png only (`--logo`).
+  (`genotx motifs --meme`); ``motif logos``: a folder of motifN.png only (`--logo`);
+- ``embeddings matrix``: a .npy or .safetensors matrix beside its ids file NAME.ids.tsv,
+  whose first line is the ``#genotx`` provenance of `genotx embed -o`; both are
+  checked, and replaced together.
 
 `check_output` is called before any work starts, so that a long training run is
 not lost to a refusal at its end: a missing path or an empty folder may be
@@ -30,6 +35,9 @@ from genotx.errors import InputError
 
 FINETUNED, PRETRAINED, RUN = "fine-tuned model", "pretrained model", "pretraining run"
 SWEEP, GRID, TOKENIZER, MEME, LOGOS = "scaling sweep", "grid", "tokenizer", "MEME motifs", "motif logos"
+EMBEDDINGS = "embeddings matrix"
+FILE_KINDS = (TOKENIZER, MEME, EMBEDDINGS)
+HF_FINETUNE_RECORD, HF_FINETUNE_FORMAT = "genotx.json", "genotx-hf-finetune"  # as genotx.models.hf_load writes
 
 NEW, EMPTY, EXISTING = "new", "empty", "existing"
 
@@ -53,12 +61,33 @@ def _is_genotx_meme(path: str) -> bool:
     return text.startswith("MEME version") and all(re.search(r" layer\d+_head\d+$", m) for m in motifs)
 
 
+def _is_genotx_embeddings(path: str) -> bool:
+    """A .npy / .safetensors matrix with the ids file genotx embed writes beside it."""
+    from genotx.io.matrix import ids_path
+
+    suffix = os.path.splitext(path)[1]
+    if suffix not in (".npy", ".safetensors"):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+        with open(ids_path(path), encoding="utf-8") as fh:
+            first, header = fh.readline(), fh.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+    matrix = head.startswith(b"\x93NUMPY") if suffix == ".npy" else b'{"embeddings":' in head[8:]
+    return matrix and re.match(r"#genotx \S+ (.* )?embed( |$)", first) is not None \
+        and header.rstrip("\n") == "id"
+
+
 def genotx_kind(path: str) -> str | None:
     """The kind of genotx output at `path` (see the module docstring), or None."""
     if os.path.isdir(path):
         config = _json(os.path.join(path, "config.json"))
         if config.get("format") == "genotx-checkpoint":
             return FINETUNED if (config.get("metadata") or {}).get("task") else PRETRAINED
+        if "model_type" in config and _json(os.path.join(path, HF_FINETUNE_RECORD)).get("format") == HF_FINETUNE_FORMAT:
+            return FINETUNED
         if any(os.path.isfile(os.path.join(path, name)) for name in ("run.json", "train_config.json", "sweep.json")) \
                 or os.path.isdir(os.path.join(path, "checkpoints")):
             return RUN
@@ -79,6 +108,8 @@ def genotx_kind(path: str) -> str | None:
                 return TOKENIZER
         if _is_genotx_meme(path):
             return MEME
+        if _is_genotx_embeddings(path):
+            return EMBEDDINGS
     return None
 
 
@@ -94,7 +125,13 @@ def check_output(path: str, kind: str, *, force: bool = False, resumable: bool =
     EXISTING (an output of the same kind) needs `force` to be replaced, unless the
     output is `resumable`. Everything else raises an `InputError` naming `path`.
     """
-    folder = kind not in (TOKENIZER, MEME)
+    folder = kind not in FILE_KINDS
+    if kind == EMBEDDINGS:
+        from genotx.io.matrix import ids_path
+
+        if not os.path.lexists(path) and os.path.lexists(ids_path(path)):
+            raise InputError(f"{ids_path(path)}: exists; {option} {path} writes its ids there, and genotx never "
+                             f"writes over a file it did not write with them: give {option} another name")
     if not os.path.lexists(path):
         return NEW
     if folder and not os.path.isdir(path):

@@ -11,7 +11,9 @@ Hugging Face directory, see `genotx.models.hf`):
   -1 = the last (what the model's head reads);
 - ``log_probs(batch, select)``: (B, T, vocab) token log-probabilities of an MLM or AR
   model, or (N, vocab) at the N True positions of ``select`` (B, T);
-- ``head(batch)``: (B, C) class probabilities of a classifier, (B,) values of a regressor.
+- ``head(batch)``: (B, C) class probabilities of a classifier, (B,) values of a regressor;
+  ``logits(batch)``: the head's raw outputs (B, C), what windows of one sequence average;
+- ``window_bases``: the most bases read at once (long records are read in windows of it).
 
 ``kind`` says which of these the model has: mlm, ar, classifier, regressor or
 encoder (hidden states only).
@@ -96,6 +98,11 @@ class ModelAdapter:
         """Most sequence tokens that fit in one row beside the special tokens."""
         return self.max_tokens - len(self.prefix) - len(self.suffix)
 
+    @property
+    def window_bases(self) -> int:
+        """Most bases read at once; genotx tokenizers make at most one token per base."""
+        return self.max_sequence_tokens
+
     def batch(self, rows: list[np.ndarray]) -> TokenBatch:
         torch = import_torch()
         lead, tail = len(self.prefix), len(self.suffix)
@@ -128,6 +135,9 @@ class ModelAdapter:
         raise NotImplementedError
 
     def head(self, batch: TokenBatch):
+        raise NotImplementedError
+
+    def logits(self, batch: TokenBatch):
         raise NotImplementedError
 
 

@@ -30,6 +30,8 @@ from genotx.io.outputs import FINETUNED, PRETRAINED, genotx_kind
 FORMAT = "genotx-checkpoint"
 CONFIG, WEIGHTS, TOKENIZER = "config.json", "model.safetensors", "tokenizer.json"
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
+HF_REFUSED = ("a Hugging Face model directory; this command reads genotx checkpoints only (embed, ism, predict, "
+              "motifs and finetune --from read Hugging Face directories)")
 
 
 def save_checkpoint(directory: str, model, tokenizer, metadata: dict | None = None, extra_files=None) -> None:
@@ -164,8 +166,7 @@ def _read_config(directory: str) -> dict:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: cannot read checkpoint config ({exc})") from None
     if isinstance(config, dict) and "model_type" in config and config.get("format") != FORMAT:
-        raise InputError(f"{directory}: a Hugging Face model directory; this command reads genotx checkpoints only "
-                         "(embed, ism and predict --task variant read Hugging Face directories)")
+        raise InputError(f"{directory}: {HF_REFUSED}")
     if not isinstance(config, dict) or config.get("format") != FORMAT or not isinstance(config.get("model"), dict):
         raise InputError(f"{path}: not a genotx checkpoint config (needs format {FORMAT!r} and a 'model' object)")
     return config

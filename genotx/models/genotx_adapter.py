@@ -80,6 +80,11 @@ class GenotxAdapter(ModelAdapter):
             return self.model(batch.ids, mask).logits.float().log_softmax(-1)
         return self.model(batch.ids, mask, logit_mask=select, masked_only=True).logits.float().log_softmax(-1)
 
+    def logits(self, batch: TokenBatch):
+        if self.kind not in ("classifier", "regressor"):
+            raise InputError(f"{self.source}: a {self.kind} has no classification or regression head")
+        return self._forward(batch).logits.float()
+
     def head(self, batch: TokenBatch):
         torch = import_torch()
         logits = self._forward(batch).logits.float()

@@ -5,7 +5,9 @@ A directory is recognised by its config.json (a ``model_type``, see
 safetensors, ``local_files_only`` and the hub offline. The model class follows
 ``architectures[0]``: ``*ForMaskedLM`` (kind mlm), ``*ForCausalLM`` (ar),
 ``*ForSequenceClassification`` (classifier, or regressor with one label),
-anything else the bare encoder (embeddings only).
+anything else the bare encoder (embeddings only). A classifier written by
+``genotx finetune --from`` carries genotx.json (`genotx.models.hf_load`): its
+class names, and for a regressor the scale its values are given back in.
 
 Tokens: DNABERT's k-mer vocabularies and the Nucleotide Transformer's
 6-mers + single bases are encoded from the vocabulary with numpy
@@ -27,7 +29,8 @@ import numpy as np
 
 from genotx.errors import InputError
 from genotx.models.adapter import ModelAdapter, TokenBatch
-from genotx.models.hf_load import check_hf_dir, is_hf_dir, offline_transformers  # noqa: F401 (is_hf_dir re-exported)
+from genotx.models.hf_load import (check_hf_dir, is_hf_dir, offline_transformers,  # noqa: F401 (is_hf_dir re-exported)
+                                   read_finetune_record)
 from genotx.models.hf_tokenize import detect_scheme, read_vocab
 
 HEADS = (("ForMaskedLM", "mlm"), ("ForCausalLM", "ar"), ("LMHeadModel", "ar"), ("ForSequenceClassification", "classifier"))
@@ -92,6 +95,19 @@ class HfAdapter(ModelAdapter):
         self.d_model = int(config.get("hidden_size") or config.get("d_model") or config.get("n_embd") or 0)
         labels = config.get("id2label") or {}
         self.classes = [labels[k] for k in sorted(labels, key=int)] if self.kind == "classifier" else []
+        self.record = read_finetune_record(path) or {}  # genotx.json of a model from genotx finetune
+
+    @property
+    def window_bases(self) -> int:
+        """Most bases read at once: overlapping k-mers take k - 1 more bases than tokens, the Nucleotide
+        Transformer's 6-mers six per token (a window whose Ns make it longer is read in halves, see
+        `genotx.models.windows.base_windows`); other tokens at least one base each."""
+        tokens = self.max_sequence_tokens
+        if self.scheme is not None and self.scheme.kind == "kmer":
+            return tokens + self.scheme.k - 1
+        if self.scheme is not None and self.scheme.kind == "greedy":
+            return tokens * self.scheme.k
+        return tokens
 
     @staticmethod
     def _max_tokens(config: dict, tokenizer) -> int:
@@ -107,15 +123,26 @@ class HfAdapter(ModelAdapter):
 
     @classmethod
     def load(cls, path: str, *, dtype=None, device: str = "cpu", allow_pickle: bool = False,
-             trust_remote_code: bool = False) -> "HfAdapter":
+             trust_remote_code: bool = False, labels: list[str] | None = None) -> "HfAdapter":
+        """The model of a directory; with ``labels`` (fine-tuning) its encoder under a sequence classification
+        head of those labels (one label: a regressor), the head kept where it has that shape, else new."""
         config = check_hf_dir(path, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code)
         transformers = offline_transformers()
         safe = any(os.path.exists(os.path.join(path, f)) for f in ("model.safetensors", "model.safetensors.index.json"))
+        options = {"local_files_only": True, "use_safetensors": safe, "trust_remote_code": trust_remote_code, "dtype": dtype}
+        kind = _kind(config)
+        if labels is not None:
+            kind = "regressor" if len(labels) == 1 else "classifier"
+            options.update(num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={v: i for i, v in enumerate(labels)},
+                           problem_type="regression" if len(labels) == 1 else "single_label_classification",
+                           ignore_mismatched_sizes=True)
         try:
-            model = _auto_class(transformers, _kind(config)).from_pretrained(
-                path, local_files_only=True, use_safetensors=safe, trust_remote_code=trust_remote_code, dtype=dtype)
+            model = _auto_class(transformers, kind).from_pretrained(path, **options)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise InputError(f"{path}: transformers cannot load the model ({str(exc).splitlines()[0]})") from None
+        if labels is not None:
+            model.config.architectures = [type(model).__name__]
+            config = model.config.to_dict()
         tokenizer = _load_tokenizer(transformers, path, trust_remote_code)
         return cls(model.to(device).eval(), config, path, tokenizer, device=device)
 
@@ -151,10 +178,19 @@ class HfAdapter(ModelAdapter):
         logits = self._forward(batch).logits
         return (logits if select is None else logits[select]).float().log_softmax(-1)
 
+    def logits(self, batch: TokenBatch):
+        if self.kind not in ("classifier", "regressor"):
+            raise InputError(f"{self.source}: {self.kind} model ({type(self.model).__name__}) has no classification head")
+        return self._forward(batch).logits.float()
+
     def head(self, batch: TokenBatch):
-        logits = self._forward(batch).logits.float()
-        if self.kind == "regressor":
-            return logits.squeeze(-1)
-        if self.kind == "classifier":
-            return logits.softmax(-1)
-        raise InputError(f"{self.source}: {self.kind} model ({type(self.model).__name__}) has no classification head")
+        logits = self.logits(batch)
+        if self.kind == "regressor":  # genotx finetune trains on standardised values and keeps their scale
+            return logits.squeeze(-1) * self.record.get("target_std", 1.0) + self.record.get("target_mean", 0.0)
+        return logits.softmax(-1)
+
+    def attentions(self, batch: TokenBatch) -> tuple:
+        """Attention probabilities of every layer, each (B, heads, T, T)."""
+        if getattr(self.model.config, "_attn_implementation", "eager") != "eager":
+            self.model.set_attn_implementation("eager")  # the fused kernels (sdpa, flash) return no weights
+        return tuple(self._forward(batch, output_attentions=True).attentions)

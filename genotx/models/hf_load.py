@@ -8,6 +8,10 @@ What is refused, with one line that says why and what to do:
   ``--trust-remote-code``;
 - a ``model_type`` that this transformers does not implement.
 
+A directory written by ``genotx finetune --from HF_DIR`` is a Hugging Face
+sequence classifier like any other, plus ``genotx.json`` (`FINETUNE_FORMAT`):
+the task, the class names and how it was trained (`read_finetune_record`).
+
 Nothing here imports transformers or torch; `offline_transformers` imports
 transformers with the hub switched off first, so no network access is ever
 attempted.
@@ -28,6 +32,7 @@ from genotx.errors import InputError
 SAFE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json")
 PICKLED_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 TOKENIZER_CONFIG = "tokenizer_config.json"
+FINETUNE_RECORD, FINETUNE_FORMAT = "genotx.json", "genotx-hf-finetune"
 
 
 def _json(path: str) -> dict:
@@ -79,6 +84,17 @@ def check_hf_dir(path: str, *, allow_pickle: bool, trust_remote_code: bool) -> d
             raise InputError(f"{path}: model_type {config['model_type']!r} is not implemented by the installed "
                              "transformers (and the directory ships no code for it)")
     return config
+
+
+def read_finetune_record(path: str) -> dict | None:
+    """The genotx.json of a directory written by genotx finetune, or None for any other directory."""
+    record_path = os.path.join(path, FINETUNE_RECORD)
+    if not os.path.isfile(record_path):
+        return None
+    record = _json(record_path)
+    if record.get("format") != FINETUNE_FORMAT or not isinstance(record.get("task"), str):
+        raise InputError(f"{record_path}: not a genotx fine-tuning record (needs format {FINETUNE_FORMAT!r} and a task)")
+    return record
 
 
 def offline_transformers():

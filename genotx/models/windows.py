@@ -7,6 +7,12 @@ end, so every base is read at least once; the sequence's logits are the mean
 of its windows' logits (strand-averaging models: see `sequence_logits`). Every tokenizer makes at most one token per base, so a
 window of ``max_len - 1`` bases always fits: nothing is cut silently.
 
+Any model behind a `genotx.models.adapter.ModelAdapter` (a Hugging Face
+directory too) is read alike, in windows of ``adapter.window_bases`` bases
+(`base_windows`, `adapter_sequence_logits`); there a window whose tokens do
+not fit after all (a 6-mer vocabulary makes one token per base around an N)
+is read as its two halves, so nothing is cut either.
+
 Example::
 
     logits = sequence_logits(model, tokenizer, ["ACGT" * 300])   # (1, n_outputs), 3 windows of a 511-token model
@@ -20,15 +26,16 @@ from genotx.runtime import import_torch
 from genotx.tokenizers.layout import CLS_ID, PAD_ID
 
 
-def window_starts(length: int, window: int) -> list[int]:
-    """Start of each window of ``window`` bases over a sequence of ``length``; stride half a window.
+def window_starts(length: int, window: int, stride: int | None = None) -> list[int]:
+    """Start of each window of ``window`` over a sequence of ``length``: every ``stride`` (default half a
+    window), the last one flush with the end.
 
     >>> window_starts(10, 4)
     [0, 2, 4, 6]
     """
     if length <= window:
         return [0]
-    stride = max(1, window // 2)
+    stride = stride or max(1, window // 2)
     starts = list(range(0, length - window + 1, stride))
     if starts[-1] + window < length:
         starts.append(length - window)
@@ -81,5 +88,53 @@ def _windowed_logits(model, tokenizer, seqs: list[str], one_strand: bool = False
         return logits
     owner_t = torch.tensor(owner)
     total = torch.zeros(len(seqs), logits.shape[-1], dtype=logits.dtype).index_add_(0, owner_t, logits)
+    counts = torch.bincount(owner_t, minlength=len(seqs)).to(logits.dtype)
+    return total / counts[:, None]
+
+
+def base_windows(adapter, seq: str, window: int, stride: int | None = None) -> list[tuple[int, int, np.ndarray]]:
+    """(first base, end base, token ids) of the windows of ``window`` bases every ``stride`` over ``seq``.
+
+    Every base is in at least one window. A window with more tokens than the model reads is replaced by
+    its two halves (recursively). Example: ``base_windows(adapter, "ACGT" * 100, 120, 60)``.
+    """
+    pieces = []
+    for start in window_starts(len(seq), window, stride):
+        pieces.extend(_fitting(adapter, seq, start, min(len(seq), start + window)))
+    return pieces
+
+
+def _fitting(adapter, seq: str, start: int, end: int) -> list:
+    ids = adapter.tokenize(seq[start:end])[0]
+    if len(ids) <= adapter.max_sequence_tokens or end - start < 2:
+        return [(start, end, ids)]
+    middle = (start + end) // 2
+    return _fitting(adapter, seq, start, middle) + _fitting(adapter, seq, middle, end)
+
+
+def adapter_sequence_logits(adapter, seqs: list[str]):
+    """(n, n_outputs) float logits of a classifier or regressor behind a `ModelAdapter`, on its device.
+
+    A sequence longer than ``adapter.window_bases`` is the mean of its windows' logits (windows half a
+    window apart), as `sequence_logits` reads a genotx model. Gradients flow (fine-tuning trains
+    through it); callers that only infer wrap it in ``torch.inference_mode``.
+    """
+    from genotx.errors import InputError
+
+    torch = import_torch()
+    window = adapter.window_bases
+    rows, owner = [], []
+    for i, seq in enumerate(seqs):
+        kept = [ids for _, _, ids in base_windows(adapter, seq, window) if len(ids)]
+        if not kept:
+            raise InputError(f"a sequence of {len(seq)} bp gives no token for {adapter.source} (too short)")
+        rows.extend(kept)
+        owner.extend([i] * len(kept))
+    logits = adapter.logits(adapter.batch(rows))
+    if len(rows) == len(seqs):
+        return logits
+    owner_t = torch.tensor(owner, device=logits.device)
+    total = torch.zeros(len(seqs), logits.shape[-1], dtype=logits.dtype, device=logits.device)
+    total = total.index_add(0, owner_t, logits)
     counts = torch.bincount(owner_t, minlength=len(seqs)).to(logits.dtype)
     return total / counts[:, None]

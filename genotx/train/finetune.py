@@ -194,10 +194,21 @@ def _score(data, metrics: dict, select: str = "metric") -> float:
     return -math.inf if value != value else value
 
 
-def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset=None, tokenizer_spec=None) -> dict:
-    """Train, early-stop on validation, save the best checkpoint to ``out_dir``; returns metrics."""
+def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset=None, tokenizer_spec=None,
+             device: str = "auto") -> dict:
+    """Train, early-stop on validation, save the best checkpoint to ``out_dir``; returns metrics.
+
+    ``pretrained`` may be a Hugging Face model directory (`genotx.train.hf_finetune`, trained on ``device``);
+    genotx models train on the CPU.
+    """
     torch = import_torch()
     from genotx.models import save_checkpoint
+    from genotx.models.hf_load import is_hf_dir
+
+    if pretrained and is_hf_dir(pretrained):
+        from genotx.train.hf_finetune import finetune_hf
+
+        return finetune_hf(cfg, data, out_dir, pretrained, device=device)
 
     torch.manual_seed(cfg.seed)
     if cfg.steps == 0 and not pretrained:
@@ -213,7 +224,12 @@ def finetune(cfg: FinetuneConfig, data, out_dir: str, *, pretrained=None, preset
         mlm_loss = adapt_backbone(model, tokenizer, data.train_seqs, steps=cfg.adapt_steps, batch_size=cfg.batch_size,
                                   lr=cfg.lr, seed=cfg.seed)
         info(f"adapted the backbone with {cfg.adapt_steps} MLM steps on the training sequences (loss {mlm_loss:.4f})")
-    best, history = _train(cfg, data, model, tokenizer) if cfg.steps else (_evaluate_as_is(data, model, tokenizer), [])
+    forward = (lambda seqs: model(*encode_sequences(tokenizer, seqs, model.config.max_len)).logits)
+    evaluate = (lambda seqs: batched_outputs(model, tokenizer, seqs))
+    if cfg.steps:
+        best, history = train_head(cfg, data, model, forward, evaluate)
+    else:
+        best, history = evaluate_as_is(data, model, evaluate), []
     model.load_state_dict(best["state"])
     extra_files, memory_meta = {}, {}
     if cfg.memory_config() is not None:
@@ -238,8 +254,13 @@ def _optimizer(torch, model, cfg: FinetuneConfig):
                               {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
 
 
-def _train(cfg: FinetuneConfig, data, model, tokenizer) -> tuple[dict, list]:
-    """The training loop: (best evaluation with its weights, history of evaluations)."""
+def train_head(cfg: FinetuneConfig, data, model, forward, evaluate) -> tuple[dict, list]:
+    """The training loop: (best evaluation with its weights, history of evaluations).
+
+    ``forward(seqs)`` gives the logits of a batch with gradients (the model in training mode),
+    ``evaluate(seqs)`` the (n, C) probabilities or (n,) values of validation sequences: so the
+    loop runs a genotx model and a Hugging Face classifier (`genotx.train.hf_finetune`) alike.
+    """
     torch = import_torch()
     optimizer = _optimizer(torch, model, cfg)
     weights = data.class_weights()
@@ -248,11 +269,11 @@ def _train(cfg: FinetuneConfig, data, model, tokenizer) -> tuple[dict, list]:
     history, stale = [], 0
     with progress(f"finetune {data.task}", total=cfg.steps) as bar:
         for step in range(cfg.steps):
-            loss = _train_step(torch, step, cfg, data, model, tokenizer, optimizer, weight_t)
+            loss = _train_step(torch, step, cfg, data, model, forward, optimizer, weight_t)
             bar.advance(1, status=f"loss {loss:.4f}")
             if (step + 1) % cfg.eval_every and step + 1 != cfg.steps:
                 continue
-            metrics = validation_metrics(data, batched_outputs(model, tokenizer, data.valid_seqs))
+            metrics = validation_metrics(data, evaluate(data.valid_seqs))
             history.append({"step": step + 1, "train_loss": loss, **metrics})
             if not bar_shown():
                 key = "pearson" if data.regression else "macro_f1"
@@ -271,7 +292,7 @@ def _train(cfg: FinetuneConfig, data, model, tokenizer) -> tuple[dict, list]:
     return best, history
 
 
-def _train_step(torch, step: int, cfg: FinetuneConfig, data, model, tokenizer, optimizer, weight_t) -> float:
+def _train_step(torch, step: int, cfg: FinetuneConfig, data, model, forward, optimizer, weight_t) -> float:
     """One optimiser step on the batch of ``step``; returns its loss."""
     model.train()
     for group in optimizer.param_groups:
@@ -281,12 +302,13 @@ def _train_step(torch, step: int, cfg: FinetuneConfig, data, model, tokenizer, o
         from genotx.train.recipe import random_strand
 
         seqs = random_strand(seqs, np.random.default_rng([cfg.seed, step, 29]))
-    ids, mask = encode_sequences(tokenizer, seqs, model.config.max_len)
-    logits = model(ids, mask).logits
+    logits = forward(seqs).float()
+    targets = torch.as_tensor(targets, device=logits.device)
     if data.regression:
-        loss = torch.nn.functional.mse_loss(logits.squeeze(-1), torch.as_tensor(targets, dtype=torch.float32))
+        loss = torch.nn.functional.mse_loss(logits.squeeze(-1), targets.float())
     else:
-        loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(targets), weight=weight_t)
+        weight = None if weight_t is None else weight_t.to(logits.device)
+        loss = torch.nn.functional.cross_entropy(logits, targets, weight=weight)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -294,9 +316,9 @@ def _train_step(torch, step: int, cfg: FinetuneConfig, data, model, tokenizer, o
     return float(loss.item())
 
 
-def _evaluate_as_is(data, model, tokenizer) -> dict:
+def evaluate_as_is(data, model, evaluate) -> dict:
     """--steps 0: the source model's weights, evaluated on this validation set."""
-    metrics = validation_metrics(data, batched_outputs(model, tokenizer, data.valid_seqs))
+    metrics = validation_metrics(data, evaluate(data.valid_seqs))
     return {"score": _score(data, metrics), "state": copy.deepcopy(model.state_dict()), "step": 0, "metrics": metrics}
 
 
