@@ -109,6 +109,27 @@ def test_strict_makes_a_ref_mismatch_exit_2_without_output(files):
     assert proc.stderr.decode().startswith("genotx: error:") and "'wrong'" in proc.stderr.decode()
 
 
+def test_a_tsv_ref_mismatch_warns_and_scores_na_or_exits_2_with_strict_as_in_a_vcf(files):
+    table = ("id\tchrom\tpos\tref\talt\n"
+             f"ok\tchr1\t100\t{CHR1[99]}\t{NEXT[CHR1[99]]}\n"
+             f"wrong\tchr2\t60\t{NEXT[CHR2[59]]}\t{CHR2[59]}\n"  # the VCF's 'wrong' record, as a TSV row
+             "elsewhere\tchr9\t5\tA\tC\n").encode()
+    args = ["predict", "--task", "variant", "--model", files["esm"], "--reference", files["ref"], "--precision", "fp32"]
+    lenient = run_genotx(*args, "-", stdin=table)
+    assert lenient.returncode == 0, lenient.stderr.decode()
+    scores = {r[0]: r[5] for r in tsv_rows(lenient.stdout)}
+    assert scores["wrong"] == scores["elsewhere"] == "NA" and scores["ok"] != "NA"
+    vcf = tsv_rows(run_genotx(*args, files["vcf"]).stdout)
+    assert vcf[0][5] == scores["ok"] and vcf[-1][5] == "NA"  # the same variants score the same from a VCF
+    warnings = lenient.stderr.decode().splitlines()
+    assert any("line 3 ('wrong')" in w and "does not match" in w and "score NA" in w for w in warnings), warnings
+    assert any("line 4 ('elsewhere')" in w and "'chr9' is not in the reference" in w for w in warnings), warnings
+    strict = run_genotx(*args, "--strict", "-", stdin=table)
+    message = strict.stderr.decode()
+    assert strict.returncode == 2 and strict.stdout == b"" and len(message.strip().splitlines()) == 1
+    assert message.startswith("genotx: error:") and "'wrong'" in message and "does not match" in message
+
+
 def test_genotx_mlm_substitution_scores_are_those_of_the_masked_marginal_before(files):
     from genotx.models import load_checkpoint
     from genotx.tasks.variant import load_reference, load_variants
