@@ -4,8 +4,12 @@ The vector is the mean (--pooling mean, default), the maximum (max) or the
 first special token (cls) of one layer's hidden states (--layer, default -1:
 the last; 0: the embeddings), over the record's own tokens: special tokens and
 padding never enter it. A record longer than the model reads at once is cut
-into windows of --window tokens every --stride tokens, each embedded and the
-windows pooled (mean weighted by their tokens, max, or cls averaged).
+into windows of --window bases every --stride bases (the last one ends at the
+record's end, so every base is read), each embedded and the windows pooled
+(mean weighted by their tokens, max, or cls averaged). Windows count bases for
+every model; the default is all the model reads: its tokens, plus k - 1 for
+overlapping k-mers (DNABERT), six bases a token for the Nucleotide Transformer
+(a window whose Ns make too many tokens is read as two halves).
 --rc-average gives the mean of the sequence's and its reverse complement's
 embedding.
 
@@ -13,7 +17,9 @@ The model (--model) is a genotx checkpoint or a Hugging Face model directory as
 downloaded (config.json, model.safetensors, vocab.txt): DNABERT (BERT with a
 k-mer vocabulary: the input is the overlapping k-mers) and the Nucleotide
 Transformer (ESM: 6-mers, then single bases) are read directly; nothing is
-converted and the network is never used.
+converted and the hub is never contacted. --device picks CPU or CUDA (the
+model and every input row on that one device); --precision auto is bf16 on
+CUDA and on CPUs with native bf16, else fp32.
 
 With -o FILE.npy or FILE.safetensors, the vectors are written as one float32 matrix
 (tensor "embeddings" in safetensors) and the ids, in the same order, to

@@ -58,6 +58,8 @@ class Predictor:
         if is_hf_dir(model_dir):
             return cls._load_hf(model_dir, task, precision=precision, device=device, batch_size=batch_size,
                                 load_options=load_options or {}, **options)
+        if device not in ("auto", "cpu"):
+            raise InputError(f"--device {device}: {model_dir} is a genotx model, and genotx classifiers run on the CPU")
         metadata = read_metadata(model_dir)
         trained_for = metadata.get("task")
         if trained_for is None:
