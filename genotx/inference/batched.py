@@ -71,7 +71,9 @@ def adapter_outputs(adapter, seqs: list[str], *, batch_size: int = 64) -> np.nda
         for start in range(0, len(order), batch_size):
             logits = adapter_sequence_logits(adapter, [seqs[i] for i in order[start : start + batch_size]])
             pieces.append((logits.squeeze(-1) if adapter.kind == "regressor" else logits.softmax(-1)).float().cpu())
-    stacked = torch.cat(pieces).numpy() if pieces else np.zeros((0,) if adapter.kind == "regressor" else (0, len(adapter.classes)))
+    if not pieces:
+        return np.zeros((0,) if adapter.kind == "regressor" else (0, len(adapter.classes)), np.float32)
+    stacked = torch.cat(pieces).numpy()
     restored = np.empty_like(stacked)
     restored[order] = stacked
     return restored

@@ -118,7 +118,8 @@ class Predictor:
         """Threads that may work on batches at once: one where a network runs (torch's own threads share the cores)."""
         from genotx.runtime import default_threads, settings
 
-        network_runs = self.network is not None or self.adapter is not None or (self.classifier is not None and self.classifier.network is not None)
+        network_runs = (self.network is not None or self.adapter is not None
+                        or (self.classifier is not None and self.classifier.network is not None))
         return 1 if network_runs else settings.threads or default_threads()
 
     def lines(self, batch) -> str:

@@ -133,9 +133,9 @@ class HfAdapter(ModelAdapter):
         kind = _kind(config)
         if labels is not None:
             kind = "regressor" if len(labels) == 1 else "classifier"
-            options.update(num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={v: i for i, v in enumerate(labels)},
-                           problem_type="regression" if len(labels) == 1 else "single_label_classification",
-                           ignore_mismatched_sizes=True)
+            problem = "regression" if kind == "regressor" else "single_label_classification"
+            options.update(num_labels=len(labels), id2label=dict(enumerate(labels)), problem_type=problem,
+                           label2id={v: i for i, v in enumerate(labels)}, ignore_mismatched_sizes=True)
         try:
             model = _auto_class(transformers, kind).from_pretrained(path, **options)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
