@@ -7,8 +7,9 @@ package is not run from a checkout.
 
 `genotx.io._fastq` (FASTQ reader), `genotx.tokenizers._rows` (rows of
 `genotx tokenize` for char and k-mer tokenizers) and `genotx.tokenizers._symmetric`
-(the merge rounds of rcbpe encoding) and `genotx.taxon._kmer_hits` (k-mer
-look-ups of reads in the taxon index) are small C fast paths. They
+(the merge rounds of rcbpe encoding), `genotx.taxon._kmer_hits` (k-mer
+look-ups of reads in the taxon index) and `genotx.taxon._rows` (the TSV lines
+of `predict --task taxon`) are small C fast paths. They
 are optional: without a C compiler the build skips them and the pure-Python
 code does the work, with the same output.
 """
@@ -37,5 +38,6 @@ setup(
                  for name, source in (("genotx.io._fastq", "genotx/io/_fastq.c"),
                                       ("genotx.tokenizers._rows", "genotx/tokenizers/_rows.c"),
                                       ("genotx.tokenizers._symmetric", "genotx/tokenizers/_symmetric.c"),
-                                      ("genotx.taxon._kmer_hits", "genotx/taxon/_kmer_hits.c"))],
+                                      ("genotx.taxon._kmer_hits", "genotx/taxon/_kmer_hits.c"),
+                                      ("genotx.taxon._rows", "genotx/taxon/_rows.c"))],
 )

@@ -26,6 +26,11 @@ from genotx.io.tsv import format_field, format_rows
 from genotx.taxon import UNCLASSIFIED
 from genotx.taxon.combine import Weights, combine
 
+try:
+    from genotx.taxon import _rows
+except ImportError:  # built without a C compiler: the rows are formatted in Python
+    _rows = None
+
 # prob_none: the probability of the k-mer index's background hypothesis, "none of these
 # species" (1 - the sum of the species' probabilities). A read of an organism outside the
 # training set puts most of its mass there, so every species gets a probability near 0.
@@ -107,27 +112,39 @@ def _load_index(model_dir: str, memory_meta: dict, n_classes: int):
 
 
 def taxon_lines(ids: list[str], probs: np.ndarray, classes: list[str], taxids: list, min_prob: float,
-                background: bool = True) -> str:
+                background: bool = True, use_c: bool = True) -> str:
     """The TSV lines of `taxon_rows`, exactly as `genotx.io.tsv.format_rows` writes them, made without tuples.
 
-    Formatting is a large part of `predict`'s own work once the k-mer look-up is in C;
-    on 200,000 rows of random probabilities this took 0.55 of the time of `taxon_rows`
-    plus `format_rows` (3.4 s against 6.2 s, on a busy machine).
+    The ranking and prob_none are numpy's; the text is made in C (`genotx.taxon._rows`,
+    GIL released) where it is built, else by `_python_lines`, the reference. In Python
+    the text held the GIL for about 2.3 us a read, a third of `predict`'s work and the
+    part a second thread could not overlap (docs/architecture.md has the profile).
     """
     if len(ids) == 0 or len(classes) < 2 or np.isnan(probs).any():
         return format_rows(taxon_rows(ids, probs, classes, taxids, min_prob, background), len(COLUMNS))
     top2 = np.argsort(-probs, axis=1)[:, :2]  # as taxon_rows, so ties break alike
+    none = np.clip(1.0 - probs.sum(axis=1, dtype=np.float64), 0.0, 1.0) if background else None
+    names = [format_field(c) for c in classes]
+    taxid_of = [format_field(t or "NA") for t in taxids]
+    if _rows is not None and use_c:
+        exact = probs if probs.dtype in (np.float32, np.float64) else probs.astype(np.float64)  # same doubles
+        text = _rows.taxon_text(ids if isinstance(ids, list) else list(ids), np.ascontiguousarray(exact),
+                                np.ascontiguousarray(top2[:, 0], dtype=np.int64),
+                                np.ascontiguousarray(top2[:, 1], dtype=np.int64), none, names, taxid_of,
+                                float(min_prob), UNCLASSIFIED)
+        if text is not None:
+            return text
+    return _python_lines(ids, probs, top2, none, names, taxid_of, min_prob)
+
+
+def _python_lines(ids, probs, top2, none, names, taxid_of, min_prob) -> str:
+    """`taxon_lines` in Python: the reference of the C path."""
     rows = np.arange(len(ids))
     best = probs[rows, top2[:, 0]].astype(np.float64)
     called = (best >= min_prob).tolist()
     first_p = [f"{p:.6g}" for p in best.tolist()]
     second_p = [f"{p:.6g}" for p in probs[rows, top2[:, 1]].tolist()]
-    if background:
-        none = [f"{p:.6g}" for p in np.clip(1.0 - probs.sum(axis=1, dtype=np.float64), 0.0, 1.0).tolist()]
-    else:
-        none = ["NA"] * len(ids)
-    names = [format_field(c) for c in classes]
-    taxid_of = [format_field(t or "NA") for t in taxids]
+    none = ["NA"] * len(ids) if none is None else [f"{p:.6g}" for p in none.tolist()]
     if any(c in "\0".join(ids) for c in "\t\n\r"):
         ids = [format_field(i) for i in ids]
     lines = [f"{rid}\t{names[a]}\t{taxid_of[a]}\t{pa}\t{names[b]}\t{pb}\t{pn}" if ok else
