@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import genotx.taxon.classifier as classifier
 import genotx.taxon.kmer_index as kmer_index
 from genotx.errors import InputError
 from genotx.inference.pipeline import ordered_map
@@ -138,6 +139,57 @@ def test_taxon_lines_are_the_formatted_taxon_rows(probs, min_prob, dtype, nan, b
     classes, taxids = ["A_a", "B_b", "C_c", "D\td"], [1, None, 0, 42]
     expected = format_rows(taxon_rows(ids, probs, classes, taxids, min_prob, background), len(COLUMNS))
     assert taxon_lines(ids, probs, classes, taxids, min_prob, background) == expected
+
+
+needs_rows_c = pytest.mark.skipif(classifier._rows is None, reason="genotx.taxon._rows not built (no C compiler)")
+
+
+@needs_rows_c
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=1, max_size=40))
+def test_c_rows_write_every_double_as_python_formats_it(values):
+    """Any double (subnormal, negative, huge, inf, nan): the C text of the number is format(x, '.6g')."""
+    probs = np.array([values, values[::-1]], dtype=np.float64).T.copy()
+    n = len(values)
+    first, second = np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)
+    text = classifier._rows.taxon_text([f"r{i}" for i in range(n)], probs, first, second, probs[:, 0].copy(),
+                                       ["a", "b"], ["1", "2"], float("-inf"), "unclassified")
+    for row, (x, y) in zip(text.splitlines(), probs.tolist()):
+        fields = row.split("\t")
+        assert fields[3] == format(x, ".6g") and fields[6] == format(x, ".6g")
+        assert fields[5] == format(y if fields[1] == "a" else x, ".6g")
+
+
+@needs_rows_c
+def test_c_rows_write_near_ties_and_exact_ties_as_python_rounds_them():
+    """Values within 1e-6 of half a unit of the sixth digit are where the C path hands over to printf."""
+    rng = np.random.default_rng(5)
+    ties = (rng.integers(100000, 1000000, 20000) * 2 + 1) / 2.0 * 10.0 ** rng.integers(-12, 3, 20000)
+    values = np.concatenate([ties, np.nextafter(ties, 0), np.nextafter(ties, 2), [0.5078125, 2.0 ** -20, 0.9999995]])
+    probs = np.stack([values, values], axis=1)
+    ids = [f"r{i}" for i in range(len(values))]
+    top2 = np.zeros((len(values), 2), dtype=np.int64)
+    top2[:, 1] = 1
+    c_text = classifier._rows.taxon_text(ids, probs, top2[:, 0].copy(), top2[:, 1].copy(), None, ["a", "b"],
+                                         ["1", "2"], 0.0, "unclassified")
+    assert c_text == classifier._python_lines(ids, probs, top2, None, ["a", "b"], ["1", "2"], 0.0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(probs=probabilities, min_prob=st.sampled_from([0.0, 0.5, 0.9999]), dtype=st.sampled_from(["f2", "f4", "f8"]),
+       background=st.booleans(), tie=st.booleans(),
+       odd_id=st.sampled_from(["plain", "tab\tin\nit", "caf\xe9", "\u0394elta", "\U0001F9EC"]))
+def test_c_lines_are_the_python_lines(probs, min_prob, dtype, background, tie, odd_id):
+    """Ties (the first species wins, as numpy ranks), half-precision probabilities, ids with tabs,
+    Latin-1 and wider characters (those batches are formatted in Python)."""
+    probs = np.array(probs, dtype=dtype)
+    if tie:
+        probs[0] = probs[0, 0]
+    ids = [f"r{i}" for i in range(len(probs) - 1)] + [odd_id]
+    classes, taxids = ["A_a", "B_b", "C\tc", "D\u00e9"], [1, None, 0, 42]
+    fast = taxon_lines(ids, probs, classes, taxids, min_prob, background)
+    assert fast == taxon_lines(ids, probs, classes, taxids, min_prob, background, use_c=False)
+    assert fast == format_rows(taxon_rows(ids, probs, classes, taxids, min_prob, background), len(COLUMNS))
 
 
 def test_ordered_map_keeps_input_order_for_any_number_of_workers():
