@@ -2,12 +2,14 @@
 
 `genotx predict` reads batch i + 2 while two worker threads turn batches i
 and i + 1 into TSV text. Threads pay off because the heavy steps release the
-GIL: inflating gzip (zlib), the k-mer look-up (`genotx.taxon._kmer_hits`),
-numpy's loops and torch's kernels; what holds it (parsing records, formatting
-rows) is kept small. At most ``ahead`` batches are in flight, so memory does
-not grow with the input. Each batch is worked on whole by one thread with the
-same code as without threads, so the output does not depend on the thread
-count.
+GIL: inflating gzip (zlib, in a thread of its own), the k-mer look-up
+(`genotx.taxon._kmer_hits`), numpy's loops, the row text
+(`genotx.taxon._rows`) and torch's kernels. What holds it is small: parsing
+records (the C parser makes the str objects, about 0.5 us a read, in the
+reading thread) and numpy's per-call overhead. At most ``ahead`` batches are
+in flight, so memory does not grow with the input. Each batch is worked on
+whole by one thread with the same code as without threads, so the output does
+not depend on the thread count.
 
 Example::
 

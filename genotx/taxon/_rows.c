@@ -60,13 +60,19 @@ static double times_pow10(double x, int k)
  * about 0.5 us, most of the formatting time; here the six digits come from one scaling
  * of x, whose error (at most some 15 roundings, under 1e-8 in units of the last digit)
  * decides the rounding unless the scaled value lies within 1e-6 of a half, where printf
- * (exact, ties to even) takes over, as it does for zero, inf and extreme magnitudes. */
+ * (exact, ties to even) takes over, as it does for inf and extreme magnitudes. */
 static char *put_number(char *at, double x)
 {
     double size = fabs(x);
     if (isnan(x)) { /* printf may write "-nan" */
         memcpy(at, "nan", 3);
         return at + 3;
+    }
+    if (x == 0) { /* common: a runner-up whose probability underflowed */
+        if (signbit(x))
+            *at++ = '-';
+        *at++ = '0';
+        return at;
     }
     if (!(size >= 1e-300 && size < 1e15))
         return at + snprintf(at, NUMBER_MAX, "%.6g", x);
