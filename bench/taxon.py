@@ -31,6 +31,7 @@ The baseline calls a read unclassified below --min-prob, like `predict`.
     python bench/taxon.py            # a few minutes
     python bench/taxon.py --full     # more reads per set
     python bench/taxon.py --speed    # the speed rows alone
+    python bench/taxon.py --stages   # where the time of predict goes, step by step
 """
 
 
@@ -61,7 +62,8 @@ from genotx.taxon.genomes import load_genomes, shipped_genomes, shipped_taxa  # 
 from genotx.taxon.simulate import ErrorModel, ReadSimulator  # noqa: E402
 from taxonbench.accuracy import REAL_READS, heldout_rows, kmer_tables, real_truth, report  # noqa: E402
 from taxonbench.regulatory import regulatory_baselines  # noqa: E402
-from taxonbench.speed import SPEED_READS, speed  # noqa: E402
+from taxonbench.speed import SPEED_READS, speed, speed_reads  # noqa: E402
+from taxonbench.stages import stages  # noqa: E402
 from taxonbench.tools import (baseline, baseline_child, build_kraken_db, genotx_predict,  # noqa: E402
                               genotx_predict_problem, kraken, simulate, uses_memory)
 
@@ -77,6 +79,8 @@ def main() -> None:
     ap.add_argument("--speed-reads", type=int, nargs="*", default=list(SPEED_READS), help="sizes of the speed sets")
     ap.add_argument("--heldout", metavar="MODEL", help="only the held-out strain rows, for the shipped model and MODEL")
     ap.add_argument("--repeats", type=int, default=3, help="runs per speed row (the median is shown)")
+    ap.add_argument("--stages", nargs="?", const="", metavar="FASTQ",
+                    help="only the time of each step of predict in one thread (default input: the 200 k speed set)")
     ap.add_argument("--baseline-child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.baseline_child:
@@ -89,6 +93,8 @@ def main() -> None:
     heldout = load_genomes(shipped_genomes("heldout"), taxa=taxa)
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
+    if args.stages is not None:
+        return stages(args.stages or str(speed_reads(train, SPEED_READS[0], cache)))
     work = Path(tempfile.mkdtemp(prefix="genotx-bench-taxon-"))
     t0 = time.perf_counter()
     db, taxids = build_kraken_db(train, args.threads, cache)
