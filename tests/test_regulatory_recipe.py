@@ -153,6 +153,8 @@ def peaks_tsv(tmp_path_factory) -> Path:
     (["--conv-stem", "0", "--pooling", "max"], {"conv_stem": 0, "pooling": "max"}),
     (["--rc-aug", "--strand-average"], {"strand_average": True}),
     (["--no-rc-aug", "--no-strand-average", "--adapt-steps", "3"], {"strand_average": False}),
+    ([], {"pe": "rope", "pooling": "max"}),  # peaks have no anchor: positions and pooling from the data
+    (["--pe", "learned", "--pooling", "cls"], {"pe": "learned", "pooling": "cls"}),
 ])
 def test_each_lever_runs_end_to_end_and_predict_reads_it_from_config_json(peaks_tsv, tmp_path, flags, expected):
     out = tmp_path / "model"
@@ -170,4 +172,51 @@ def test_strand_average_refuses_kmer_tokens_with_one_line(peaks_tsv, tmp_path):
     proc = genotx("finetune", "--task", "regulatory", peaks_tsv, "--steps", "2", "--tokenizer", "kmer6",
                   "--strand-average", "-o", tmp_path / "m", check=False)
     assert proc.returncode == 2 and b"single-base" in proc.stderr and b"Traceback" not in proc.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_positional_information_is_high_for_an_anchored_site_and_near_zero_for_a_site_anywhere():
+    from genotx.train.recipe import ANCHOR_BITS, positional_information
+
+    rng = np.random.default_rng(0)
+    site = "TGACTCAGCA"
+
+    def with_site(anchored: bool) -> list[str]:
+        seqs = []
+        for _ in range(300):
+            bases = "".join(rng.choice(list("ACGT"), 100))
+            at = 40 if anchored else int(rng.integers(0, 90))
+            seqs.append(bases[:at] + site + bases[at + len(site):])
+        return seqs
+
+    labels = np.array([0] * 300 + [1] * 300)
+    background = ["".join(rng.choice(list("ACGT"), 100)) for _ in range(300)]
+    assert positional_information(with_site(True) + background, labels) > 5 * ANCHOR_BITS
+    assert positional_information(with_site(False) + background, labels) < ANCHOR_BITS / 4
+
+
+def test_recipe_reads_peaks_with_relative_positions_and_max_pooling_and_splice_sites_with_learned_ones():
+    from genotx.tasks.regulatory import load_class_fastas
+    from genotx.train.finetune import FinetuneConfig
+    from genotx.train.recipe import regulatory_recipe
+    from genotx.train.taskdata import make_task_data
+
+    splice = make_task_data("regulatory", [str(LABELLED / "splice.tsv.gz")])
+    cfg, settings = regulatory_recipe(splice, FinetuneConfig(task="regulatory"), {})
+    assert (settings["pe"], cfg.pooling) == ("learned", "cls")
+    peaks = make_task_data("regulatory", [], class_files=(f"oct4={LABELLED / 'oct4-train1000.fa.gz'}",
+                                                          f"mafk={LABELLED / 'mafk-train1000.fa.gz'}"))
+    cfg, settings = regulatory_recipe(peaks, FinetuneConfig(task="regulatory"), {})
+    assert (settings["pe"], cfg.pooling) == ("rope", "max")
+    cfg, _ = regulatory_recipe(peaks, FinetuneConfig(task="regulatory", pooling="mean"), {"pooling": "mean"})
+    assert cfg.pooling == "mean"
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--pe", "rope", "--preset", "regulatory-tiny"], b"--pe sets the positions"),
+    (["--pe", "relative"], b"--pe must be"),
+])
+def test_pe_flag_is_refused_where_it_would_be_ignored_or_is_unknown(peaks_tsv, tmp_path, flags, message):
+    proc = genotx("finetune", "--task", "regulatory", peaks_tsv, "--steps", "2", *flags, "-o", tmp_path / "m", check=False)
+    assert proc.returncode == 2 and message in proc.stderr and b"Traceback" not in proc.stderr
     assert not (tmp_path / "m").exists()

@@ -47,6 +47,9 @@ def run(
                                              "Hugging Face model directory (regulatory, expression)."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Preset of a fresh model (default: TASK-tiny)."),
     tokenizer: Optional[str] = typer.Option(None, "--tokenizer", help="Tokenizer of a fresh model: char, kmer6, kmer6:6, bpe:N, FILE."),
+    pe: Optional[str] = typer.Option(None, "--pe", show_default=False,
+                                     help="regulatory, fresh model: position encoding (rope, alibi, sinusoidal, learned; "
+                                     "default from the data: learned for anchored windows, else rope)."),
     valid: Optional[str] = typer.Option(None, "--valid", help="Validation TSV (default: hold out --valid-fraction)."),
     valid_fraction: float = typer.Option(0.1, "--valid-fraction", min=0.01, max=0.5),
     class_files: Optional[List[str]] = typer.Option(None, "--class", help="NAME=file.fa, one per class (regulatory)."),
@@ -66,7 +69,7 @@ def run(
     patience: Optional[int] = typer.Option(None, "--patience", min=1, show_default=False,
                                            help="Evaluations without improvement before stopping (default 5)."),
     pooling: str = typer.Option("auto", "--pooling", help="cls, mean, max or auto (cls, or mean for causal backbones; "
-                                "regulatory: cls)."),
+                                "regulatory: cls for anchored windows, else max; docs/finetune.md)."),
     conv_stem: Optional[int] = typer.Option(None, "--conv-stem", min=0, show_default=False,
                                             help="Fresh model: width of a convolution over the embeddings before the "
                                             "attention layers, 0 for none (regulatory default: 9 with single-base tokens)."),
@@ -96,13 +99,17 @@ def run(
     check_output(output, FINETUNED, force=force)
     require(pooling in ("auto", "mean", "cls", "max"), f"--pooling must be auto, mean, max or cls, got {pooling!r}")
     require(not (pretrained and preset), "give --from or --preset, not both")
+    require(pe is None or (task == "regulatory" and not (pretrained or preset)),
+            "--pe sets the positions of the regulatory recipe's fresh model (no --from, no --preset)")
+    require(pe is None or pe in ("rope", "alibi", "sinusoidal", "learned"),
+            f"--pe must be rope, alibi, sinusoidal or learned, got {pe!r}")
     errors = ErrorModel.parse(error_rate)
     given = {"steps": steps, "batch_size": batch_size, "lr": lr, "eval_every": eval_every, "patience": patience,
              "conv_stem": conv_stem, "rc_aug": rc_aug, "strand_average": strand_average,
-             "pooling": None if pooling == "auto" else pooling}
+             "pooling": None if pooling == "auto" else pooling, "pe": pe}
     # Options are checked before any data is read: a typo should not wait for genomes to load.
     cfg = FinetuneConfig(task=task, seed=seed, pooling=pooling, kmer_memory=kmer_memory, adapt_steps=adapt_steps,
-                         **{k: v for k, v in given.items() if v is not None and k != "pooling"})
+                         **{k: v for k, v in given.items() if v is not None and k not in ("pooling", "pe")})
     require(steps is None or steps > 0 or pretrained is not None,
             "--steps 0 (no training) needs --from a fine-tuned model of the same task")
     from genotx.models.hf_load import is_hf_dir
