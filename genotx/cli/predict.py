@@ -25,7 +25,11 @@ A taxon model with a k-mer memory of its training genomes (docs/taxon.md)
 combines the memory's evidence with the network's output, with the weights in
 its config.json; --no-memory uses the network alone. The shipped model's
 network weight is 0: its calls are the k-mer memory's alone, and the network
-is never loaded. A note on stderr (not with -q) says which parts made the calls.
+is never loaded. Where the network takes part it runs only on the reads the
+memory leaves unsure (kmer_memory.cascade in config.json: a read whose
+memory-alone top probability is above it skips the network; 1, the default,
+runs it on every read). A note on stderr (not with -q) says which parts made
+the calls and, at the end, what share of reads went through the network.
 Reads are worked on by --threads threads; the output is the same for any count.
 
 Scaling out: reads are independent, so several processes can share them.
@@ -113,6 +117,11 @@ def run(
     with TsvWriter(predictor.columns) as out:
         for text in ordered_map(predictor.lines, batches, workers=predictor.workers):
             out.write_text(text)
+    classifier = predictor.classifier
+    if classifier is not None and classifier.network is not None and classifier.index is not None:
+        share = classifier.network_reads / max(classifier.reads, 1)
+        info(f"the network ran on {classifier.network_reads} of {classifier.reads} reads ({share:.1%}); "
+             "the k-mer memory was conclusive on the others")
 
 
 def _refuse_pretraining_run(model: str, task: str) -> None:

@@ -8,6 +8,15 @@ network is never loaded, cast or run (the shipped default model is such a
 case), and only the header of its weights file is read, so a damaged model is
 still refused.
 
+Where the network takes part, it runs as a cascade: the k-mer evidence of the
+whole batch comes first, and a read whose memory-alone posterior
+(`genotx.taxon.combine.memory_alone`: the combination with the network's term
+0) puts more than ``kmer_memory.cascade`` on one hypothesis is conclusive and
+keeps that posterior; the network runs on the other reads only, which are
+combined as before. The hypothesis may be the background, so a read of an
+unknown organism skips the network too. A cascade of 1 (the default) runs the
+network on every read, which is the plain combination; 0 on none.
+
 Example::
 
     classifier = TaxonClassifier.load("models/taxon-default", read_metadata("models/taxon-default"))
@@ -18,13 +27,14 @@ Example::
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 
 from genotx.errors import InputError
 from genotx.io.tsv import format_field, format_rows
 from genotx.taxon import UNCLASSIFIED
-from genotx.taxon.combine import Weights, combine
+from genotx.taxon.combine import Weights, combine, memory_alone
 
 try:
     from genotx.taxon import _rows
@@ -48,6 +58,8 @@ class TaxonClassifier:
             raise InputError("a taxon classifier without its network needs a k-mer index with network weight 0")
         self.classes, self.network, self.index, self.weights = classes, network, index, weights
         self.batch_size = batch_size
+        self.reads = self.network_reads = 0  # counted for predict's note on stderr
+        self._count_lock = threading.Lock()
 
     @classmethod
     def load(cls, model_dir: str, metadata: dict, *, use_memory: bool = True, precision: str = "fp32",
@@ -80,7 +92,8 @@ class TaxonClassifier:
         if self.network is None:
             return f"the k-mer memory alone (network weight 0, memory weight {self.weights.memory:.3g} in config.json)"
         return (f"the network and the k-mer memory combined (fitted weights: network {self.weights.model:.3g}, "
-                f"memory {self.weights.memory:.3g})")
+                f"memory {self.weights.memory:.3g}; the network runs on reads whose memory-alone posterior "
+                f"is {self.weights.cascade:.3g} or less)")
 
     def probabilities(self, seqs: list[str]) -> np.ndarray:
         """(n, classes) species probabilities in the order of ``seqs``; with an index, 1 - sum is the background's."""
@@ -88,9 +101,21 @@ class TaxonClassifier:
             return self._network_outputs(seqs, lambda logits: logits.softmax(-1))
         if self.network is None:
             log_probs = np.zeros((len(seqs), len(self.classes)), dtype=np.float32)
-        else:
-            log_probs = self._network_outputs(seqs, lambda logits: logits.log_softmax(-1))
-        return combine(self.weights, log_probs, self.index.evidence(seqs))
+            return combine(self.weights, log_probs, self.index.evidence(seqs))
+        return self._cascade(seqs, self.index.evidence(seqs))
+
+    def _cascade(self, seqs: list[str], evidence: np.ndarray) -> np.ndarray:
+        """The memory-alone posterior of conclusive reads, the full combination of the others."""
+        alone = memory_alone(self.weights, evidence)
+        unsure = np.flatnonzero(np.exp(alone.max(axis=1)) <= self.weights.cascade)
+        probs = np.exp(alone[:, :-1])
+        if len(unsure):
+            log_probs = self._network_outputs([seqs[i] for i in unsure], lambda logits: logits.log_softmax(-1))
+            probs[unsure] = combine(self.weights, log_probs, evidence[unsure])
+        with self._count_lock:
+            self.reads += len(seqs)
+            self.network_reads += len(unsure)
+        return probs
 
     def _network_outputs(self, seqs: list[str], transform) -> np.ndarray:
         from genotx.inference.batched import batched_outputs

@@ -39,6 +39,9 @@ class Weights:
 
     model: float = 1.0
     memory: float = 1.0
+    # The cascade (`genotx.taxon.classifier`): a read whose memory-alone posterior puts more than this on
+    # one hypothesis (a species or the background) skips the network. 1 (the default): every read runs it.
+    cascade: float = 1.0
 
     @property
     def needs_network(self) -> bool:
@@ -46,12 +49,18 @@ class Weights:
 
     @classmethod
     def from_metadata(cls, memory_meta: dict, where: str) -> "Weights":
-        """The weights of a model's ``metadata.kmer_memory`` (``[w_model, w_memory]``)."""
+        """The weights of a model's ``metadata.kmer_memory`` (``[w_model, w_memory]``, ``cascade``: default 1)."""
         try:
             w_model, w_memory = (float(w) for w in memory_meta["weights"])
         except (KeyError, TypeError, ValueError):
             raise InputError(f"{where}: kmer_memory.weights must be two numbers [w_model, w_memory]") from None
-        return cls(w_model, w_memory)
+        try:
+            cascade = float(memory_meta.get("cascade", 1.0))
+        except (TypeError, ValueError):
+            cascade = -1.0
+        if not 0.0 <= cascade <= 1.0:
+            raise InputError(f"{where}: kmer_memory.cascade must be a probability in [0, 1]")
+        return cls(w_model, w_memory, cascade)
 
     def as_list(self) -> list[float]:
         return [self.model, self.memory]
@@ -68,6 +77,16 @@ def log_posterior(weights, model_log_probs: np.ndarray, evidence: np.ndarray) ->
 def combine(weights: Weights, model_log_probs: np.ndarray, evidence: np.ndarray) -> np.ndarray:
     """Posterior probabilities (n, classes) of the species; what they leave to 1 is the background's."""
     return np.exp(log_posterior(np.asarray(weights.as_list()), model_log_probs, evidence))[:, :-1]
+
+
+def memory_alone(weights: Weights, evidence: np.ndarray) -> np.ndarray:
+    """(n, classes + 1) log posterior with the network's term 0 for every species, as for the background.
+
+    It is the combination of a read the network does not argue against: the posterior when the
+    network's weight is 0, and in the cascade the posterior of a read that skips the network.
+    """
+    zeros = np.zeros((len(evidence), evidence.shape[1] - 1), dtype=evidence.dtype)
+    return log_posterior(np.asarray(weights.as_list()), zeros, evidence)
 
 
 def fit_weights(model_log_probs: np.ndarray, evidence: np.ndarray, targets: np.ndarray) -> Weights:
