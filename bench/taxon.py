@@ -32,6 +32,7 @@ The baseline calls a read unclassified below --min-prob, like `predict`.
     python bench/taxon.py --full     # more reads per set
     python bench/taxon.py --speed    # the speed rows alone
     python bench/taxon.py --stages   # where the time of predict goes, step by step
+    python bench/taxon.py --cascade MODEL   # memory alone, network everywhere, cascade thresholds
 """
 
 
@@ -60,6 +61,7 @@ from genotx.io import iter_records  # noqa: E402
 from genotx.tasks.baselines import LinearBaseline  # noqa: E402
 from genotx.taxon.genomes import load_genomes, shipped_genomes, shipped_taxa  # noqa: E402
 from genotx.taxon.simulate import ErrorModel, ReadSimulator  # noqa: E402
+from taxonbench.cascade import cascade_rows  # noqa: E402
 from taxonbench.accuracy import REAL_READS, heldout_rows, kmer_tables, real_truth, report  # noqa: E402
 from taxonbench.regulatory import regulatory_baselines  # noqa: E402
 from taxonbench.speed import SPEED_READS, speed, speed_reads  # noqa: E402
@@ -78,6 +80,11 @@ def main() -> None:
     ap.add_argument("--speed", action="store_true", help="only the speed rows (Kraken2 vs genotx, wall/CPU/RSS)")
     ap.add_argument("--speed-reads", type=int, nargs="*", default=list(SPEED_READS), help="sizes of the speed sets")
     ap.add_argument("--heldout", metavar="MODEL", help="only the held-out strain rows, for the shipped model and MODEL")
+    ap.add_argument("--cascade", metavar="MODEL",
+                    help="only the cascade rows of MODEL (a taxon model whose network weight is not 0)")
+    ap.add_argument("--thresholds", type=float, nargs="*", default=[0.5, 0.9, 0.99],
+                    help="--cascade: the kmer_memory.cascade values to compare")
+    ap.add_argument("--cascade-reads", type=int, default=5000, help="--cascade: held-out reads per error rate")
     ap.add_argument("--repeats", type=int, default=3, help="runs per speed row (the median is shown)")
     ap.add_argument("--stages", nargs="?", const="", metavar="FASTQ",
                     help="only the time of each step of predict in one thread (default input: the 200 k speed set)")
@@ -101,6 +108,9 @@ def main() -> None:
     print(f"kraken2 database: {db} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     if args.heldout:
         return heldout_rows(train, heldout, db, taxids, work, cache, args.threads, args.heldout, 2000)
+    if args.cascade:
+        return cascade_rows(heldout, db, taxids, work, cache, args.threads, args.cascade, args.thresholds,
+                            args.cascade_reads, (args.speed_reads or [0])[0], args.repeats, train)
     if args.speed:
         return speed(train, db, args.threads, work, cache, args.speed_reads, args.repeats)
 

@@ -123,3 +123,33 @@ def test_without_the_c_extensions_the_rows_are_the_same(inputs, reference):
                            str(inputs["fastq.gz"])], capture_output=True, env=genotx_env(), cwd=REPO, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert body(proc.stdout) == reference
+
+
+@pytest.fixture(scope="module")
+def cascade_model(tmp_path_factory) -> Path:
+    """The shipped model with network weight 0.185 and memory weight 0.048 (a leave-one-strain-out refit), cascade 0.9."""
+    import json
+
+    folder = tmp_path_factory.mktemp("cascade")
+    source = REPO / "models" / "taxon-default"
+    for path in source.iterdir():
+        if path.name != "config.json":
+            (folder / path.name).symlink_to(path)
+    config = json.loads((source / "config.json").read_text())
+    config["metadata"]["kmer_memory"].update(weights=[0.185, 0.048], cascade=0.9)
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_the_cascade_gives_the_same_rows_on_any_thread_count_and_batch_size(cascade_model):
+    outputs = {}
+    for threads, batch_size in (("1", "256"), ("2", "256"), ("2", "37")):
+        proc = run_genotx("-t", threads, "predict", "--model", str(cascade_model), "--batch-size", batch_size,
+                          str(READS))
+        assert proc.returncode == 0, proc.stderr
+        outputs[threads, batch_size] = body(proc.stdout)
+        share = proc.stderr.decode().splitlines()[-1]
+        assert share.startswith("genotx: the network ran on ") and " of 10000 reads (" in share, share
+    assert len(set(outputs.values())) == 1 and outputs["1", "256"].count(b"\n") == 10_001
+    quiet = run_genotx("-q", "predict", "--model", str(cascade_model), str(READS))
+    assert quiet.stderr == b"" and body(quiet.stdout) == outputs["1", "256"]
