@@ -92,8 +92,8 @@ class TaxonClassifier:
         if self.network is None:
             return f"the k-mer memory alone (network weight 0, memory weight {self.weights.memory:.3g} in config.json)"
         return (f"the network and the k-mer memory combined (fitted weights: network {self.weights.model:.3g}, "
-                f"memory {self.weights.memory:.3g}; the network runs on reads whose memory-alone posterior "
-                f"is {self.weights.cascade:.3g} or less)")
+                f"memory {self.weights.memory:.3g}; the network runs on reads whose memory-alone top probability "
+                f"is at most the cascade, {self.weights.cascade:.3g})")
 
     def probabilities(self, seqs: list[str]) -> np.ndarray:
         """(n, classes) species probabilities in the order of ``seqs``; with an index, 1 - sum is the background's."""
