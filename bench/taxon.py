@@ -84,7 +84,7 @@ def main() -> None:
                     help="only the cascade rows of MODEL (a taxon model whose network weight is not 0)")
     ap.add_argument("--thresholds", type=float, nargs="*", default=[0.5, 0.9, 0.99],
                     help="--cascade: the kmer_memory.cascade values to compare")
-    ap.add_argument("--cascade-reads", type=int, default=5000, help="--cascade: held-out reads per error rate")
+    ap.add_argument("--cascade-reads", type=int, default=5000, help="--cascade: held-out reads per error rate (0: only the speed rows)")
     ap.add_argument("--repeats", type=int, default=3, help="runs per speed row (the median is shown)")
     ap.add_argument("--stages", nargs="?", const="", metavar="FASTQ",
                     help="only the time of each step of predict in one thread (default input: the 200 k speed set)")
