@@ -120,3 +120,25 @@ def place_directory(tmp: str, path: str, *, replace: bool = False) -> None:
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise output_error(exc, path) from None
+
+
+@contextmanager
+def staged_directory(path: str, *, replace: bool = False):
+    """A temporary folder beside `path` to fill in the ``with`` block, placed at `path` when it ends.
+
+    An error inside the block removes the folder and leaves `path` as it was (an
+    OSError becomes the one-line output error naming `path`)::
+
+        with staged_directory("model/", replace=False) as tmp:
+            save_file(weights, os.path.join(tmp, "model.safetensors"))
+    """
+    tmp = temporary_directory(path)
+    try:
+        yield tmp
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise output_error(exc, path) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    place_directory(tmp, path, replace=replace)

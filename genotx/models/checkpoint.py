@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 from genotx import __version__
-from genotx.errors import InputError, output_error
-from genotx.io.atomic import place_directory, temporary_directory
+from genotx.errors import InputError
+from genotx.io.atomic import staged_directory
 from genotx.io.outputs import FINETUNED, PRETRAINED, genotx_kind
 
 FORMAT = "genotx-checkpoint"
@@ -60,8 +59,7 @@ def save_checkpoint(directory: str, model, tokenizer, metadata: dict | None = No
     kind = genotx_kind(directory) if os.path.isdir(directory) and os.listdir(directory) else None
     if os.path.lexists(directory) and kind not in (FINETUNED, PRETRAINED) and not _is_empty_folder(directory):
         raise InputError(f"{directory}: exists and is not a genotx checkpoint; a checkpoint is never written over it")
-    tmp = temporary_directory(directory)
-    try:
+    with staged_directory(directory, replace=kind is not None) as tmp:
         weights = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
         save_file(weights, os.path.join(tmp, WEIGHTS), metadata={"format": "pt"})
         if tokenizer is not None:
@@ -70,13 +68,6 @@ def save_checkpoint(directory: str, model, tokenizer, metadata: dict | None = No
             write(os.path.join(tmp, name))
         with open(os.path.join(tmp, CONFIG), "w") as fh:
             fh.write(config_text)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise output_error(exc, directory) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    place_directory(tmp, directory, replace=kind is not None)
 
 
 def _is_empty_folder(path: str) -> bool:

@@ -40,9 +40,9 @@ import time
 from dataclasses import asdict
 
 from genotx import __version__
-from genotx.errors import InputError, output_error
+from genotx.errors import InputError
 from genotx.inference.batched import adapter_outputs
-from genotx.io.atomic import place_directory, temporary_directory, write_json_atomic
+from genotx.io.atomic import staged_directory, write_json_atomic
 from genotx.io.outputs import genotx_kind
 from genotx.models.hf_load import FINETUNE_FORMAT, FINETUNE_RECORD, read_finetune_record
 from genotx.models.windows import adapter_sequence_logits
@@ -113,18 +113,10 @@ def finetune_hf(cfg, data, out_dir: str, pretrained: str, *, device: str = "auto
 def save_hf_classifier(out_dir: str, model, pretrained: str, record: dict, result: dict) -> None:
     """The classifier, the source's tokenizer files, genotx.json and metrics.json, placed in one swap."""
     kind = genotx_kind(out_dir) if os.path.isdir(out_dir) and os.listdir(out_dir) else None
-    tmp = temporary_directory(out_dir)
-    try:
+    with staged_directory(out_dir, replace=kind is not None) as tmp:
         model.save_pretrained(tmp)
         for name in TOKENIZER_FILES:
             if os.path.isfile(os.path.join(pretrained, name)):
                 shutil.copyfile(os.path.join(pretrained, name), os.path.join(tmp, name))
         write_json_atomic(os.path.join(tmp, FINETUNE_RECORD), record, indent=1)
         write_json_atomic(os.path.join(tmp, "metrics.json"), result, indent=2)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise output_error(exc, out_dir) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    place_directory(tmp, out_dir, replace=kind is not None)
