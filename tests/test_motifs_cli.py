@@ -11,7 +11,7 @@ from genotx.motifs import jaspar
 from genotx.motifs.meme import read_meme
 
 COLUMNS = ["motif_id", "layer", "head", "width", "ic_total", "consensus", "n_sites",
-           "jaspar_id", "jaspar_name", "similarity", "q_value"]
+           "jaspar_id", "jaspar_name", "similarity", "q_value", "site_rate", "random_site_rate", "selection_p"]
 LENGTH = 60
 
 

@@ -1,7 +1,8 @@
 """Motifs from a trained model's attention (or attribution), matched to JASPAR.
 
 Output columns: motif_id, layer, head, width, ic_total, consensus, n_sites,
-jaspar_id, jaspar_name, similarity, q_value. With --heads: layer, head,
+jaspar_id, jaspar_name, similarity, q_value, site_rate, random_site_rate,
+selection_p (the model's windows against random windows, genotx/motifs/null.py). With --heads: layer, head,
 cpg_focus, palindrome_symmetry, periodicity_10bp. Models without attention
 layers are read through gradient x input attribution (head "grad_x_input").
 
@@ -25,7 +26,7 @@ from genotx.cli._common import command, inputs_argument, paths_or_stdin, require
 from genotx.io import TsvWriter, iter_records
 
 MOTIF_COLUMNS = ["motif_id", "layer", "head", "width", "ic_total", "consensus", "n_sites",
-                 "jaspar_id", "jaspar_name", "similarity", "q_value"]
+                 "jaspar_id", "jaspar_name", "similarity", "q_value", "site_rate", "random_site_rate", "selection_p"]
 HEAD_COLUMNS = ["layer", "head", "cpg_focus", "palindrome_symmetry", "periodicity_10bp"]
 ATTRIBUTION = "grad_x_input"
 
@@ -109,10 +110,13 @@ def run(
     tax_group: str = typer.Option("vertebrates", "--tax-group", help="JASPAR taxonomic group, or 'all'."),
     top_matches: int = typer.Option(1, "--top-matches", min=1, help="JASPAR matches per motif (one row each, best first)."),
     shuffles: int = typer.Option(200, "--shuffles", min=10, help="Column shuffles per motif for the p-values."),
+    max_shuffles: Optional[int] = typer.Option(
+        None, "--max-shuffles", min=10, show_default=False,
+        help="Shuffles a JASPAR match may get when its p-value is not resolved (default 50 x --shuffles)."),
     min_sites: int = typer.Option(10, "--min-sites", min=2, help="Drop motifs aligned from fewer sites."),
     max_seqs: int = typer.Option(5000, "--max-seqs", min=1, help="Use at most this many input sequences."),
     batch_size: int = typer.Option(16, "--batch-size", min=1, help="Sequences per forward pass."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the column shuffles."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the column shuffles and of the halves of the random-window null."),
     force: bool = typer.Option(False, "--force", help="Replace a --meme file or --logo folder written by genotx."),
     device: str = opt.DEVICE,
     allow_pickle: bool = opt.ALLOW_PICKLE,
@@ -144,7 +148,7 @@ def run(
     database = jaspar.load(release, collection, tax_group)  # fail on a bad release before the slow part
     bg = background(seqs)
     motifs = _motifs(_importance(reader, seqs, batch_size, attribution), seqs, bg, min_sites) if seqs else []
-    rows = _rows(motifs, database, top_matches, shuffles, seed)
+    rows = _rows(motifs, seqs, database, top_matches, (shuffles, max_shuffles or 50 * shuffles), seed)
     with TsvWriter(MOTIF_COLUMNS) as out:
         out.write_rows(rows)
     names = [f"motif{i + 1}" for i in range(len(motifs))]
@@ -183,17 +187,22 @@ class _Reader:
         self.attribute = lambda seqs, batch_size: collect.gradient_x_input(model, tokenizer, seqs, batch_size)
 
 
-def _rows(motifs, database, top_matches, shuffles, seed) -> list:
+def _rows(motifs, seqs, database, top_matches, shuffles, seed) -> list:
     from genotx.motifs.compare import TargetSet, match
+    from genotx.motifs.null import selection_null
+    from genotx.motifs.pfm import encode
 
     targets = TargetSet([m.counts for m in database])
+    codes = [encode(s) for s in seqs]
     rows = []
     for i, motif in enumerate(motifs):
         layer, head = motif.source
-        for hit in match(motif.pfm, targets, n_shuffles=shuffles, seed=seed)[:top_matches]:
+        null = selection_null(motif, codes, seed=seed)
+        for hit in match(motif.pfm, targets, n_shuffles=shuffles[0], max_shuffles=shuffles[1], seed=seed)[:top_matches]:
             j = database[hit.target]
             rows.append((f"motif{i + 1}", layer, head, motif.width, round(motif.ic_total, 3), motif.consensus,
-                         motif.n_sites, j.matrix_id, j.name, round(hit.similarity, 4), hit.q_value))
+                         motif.n_sites, j.matrix_id, j.name, round(hit.similarity, 4), hit.q_value,
+                         null.site_rate, null.random_site_rate, null.p_value))
     return rows
 
 

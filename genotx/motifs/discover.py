@@ -34,13 +34,17 @@ class Motif:
     """An aligned set of sites: counts (width, 4) and where they are.
 
     ``sites`` holds (sequence index, start, strand) with start on the forward
-    strand; ``source`` says which layer/head (or attribution) produced it.
+    strand; ``windows`` the (sequence index, centre) of the windows of
+    centre +- ``flank`` it was aligned in; ``source`` says which layer/head (or
+    attribution) produced it.
     """
 
     counts: np.ndarray
     background: np.ndarray
     sites: list = field(default_factory=list)
     source: tuple = ("NA", "NA")
+    windows: list = field(default_factory=list)
+    flank: int = 15
 
     @property
     def pfm(self) -> np.ndarray:
@@ -95,11 +99,11 @@ def find_peaks(scores: list, *, min_ratio: float = 1.5, max_sites: int = 500, mi
     return peaks[:max_sites]
 
 
-def _windows(codes: list, peaks: list, flank: int) -> np.ndarray:
-    """(n, 2 * flank + 1) base codes centred on each peak, N (4) beyond the ends."""
+def _windows(codes: list, centres: list, flank: int) -> np.ndarray:
+    """(n, 2 * flank + 1) base codes around each (sequence index, centre), N (4) beyond the ends."""
     span = 2 * flank + 1
-    out = np.full((len(peaks), span), 4, dtype=np.int8)
-    for row, (i, pos, _) in enumerate(peaks):
+    out = np.full((len(centres), span), 4, dtype=np.int8)
+    for row, (i, pos) in enumerate(centres):
         seq = codes[i]
         lo, hi = max(0, pos - flank), min(len(seq), pos + flank + 1)
         out[row, lo - (pos - flank): hi - (pos - flank)] = seq[lo:hi]
@@ -223,43 +227,52 @@ def _best_segment(ic: np.ndarray, floor: float, min_width: int, max_width: int) 
     return span
 
 
-def discover(
-    seqs: list,
-    scores: list,
+def discover(seqs: list, scores: list, *, background_freqs=None, min_ratio: float = 1.5, max_sites: int = 500,
+             seed_width: int = 12, **alignment):
+    """One motif from the high-score regions of `seqs`, or None when there are no peaks.
+
+    seqs: normalised sequences; scores: one float array per sequence, one value
+    per base; ``alignment``: the settings of `align`. Example:
+    ``discover(seqs, [attention_received(a) for a in heads])``.
+    """
+    from genotx.motifs.pfm import background
+
+    bg = background(seqs) if background_freqs is None else np.asarray(background_freqs, dtype=float)
+    peaks = find_peaks(scores, min_ratio=min_ratio, max_sites=max_sites, min_gap=seed_width)
+    return align([encode(s) for s in seqs], [(i, pos) for i, pos, _ in peaks], bg, seed_width=seed_width,
+                 **alignment)
+
+
+def align(
+    codes: list,
+    windows: list,
+    bg: np.ndarray,
     *,
-    background_freqs=None,
     flank: int = 15,
     seed_width: int = 12,
     k: int = 6,
     grow: int = 6,
-    min_ratio: float = 1.5,
-    max_sites: int = 500,
     min_score: float = 0.4,
     min_column_ic: float = 0.25,
     min_width: int = 5,
     max_width: int = 24,
     rounds: int = 10,
 ):
-    """One motif from the high-score regions of `seqs`, or None when there are no peaks.
+    """The motif aligned in the windows centre +- flank, given as (sequence index, centre); None without sites.
 
-    seqs: normalised sequences; scores: one float array per sequence, one value
-    per base. Example: ``discover(seqs, [attention_received(a) for a in heads])``.
+    codes: base codes of every input sequence (the start k-mer is judged against all of them).
+    Example: ``align([encode(s) for s in seqs], [(0, 40), (3, 12)], background(seqs))``.
     """
-    from genotx.motifs.pfm import background
-
-    bg = background(seqs) if background_freqs is None else np.asarray(background_freqs, dtype=float)
-    codes = [encode(s) for s in seqs]
-    peaks = find_peaks(scores, min_ratio=min_ratio, max_sites=max_sites, min_gap=seed_width)
-    if len(peaks) < 2:
+    if len(windows) < 2:
         return None
-    windows = _windows(codes, peaks, flank)
-    counts = _start_matrix(windows, codes, min(k, seed_width), seed_width, bg)
-    counts, chosen = _align(windows, counts, bg, min_score, rounds)
+    cut = _windows(codes, windows, flank)
+    counts = _start_matrix(cut, codes, min(k, seed_width), seed_width, bg)
+    counts, chosen = _align(cut, counts, bg, min_score, rounds)
     if not chosen:
         return None
     sites = []
     for r, off, strand in chosen:
-        i, pos, _ = peaks[r]
+        i, pos = windows[r]
         start = pos - flank + off
         sites.append((i, start - grow, strand))  # both strands widen around the forward span
     wide = seed_width + 2 * grow
@@ -271,4 +284,4 @@ def discover(
         # a forward site keeps its left edge at column a; a reverse site is read right to left
         start = s + a if strand == "+" else s + wide - b
         final_sites.append((i, start, strand))
-    return Motif(counts=wide_counts[a:b], background=bg, sites=final_sites)
+    return Motif(counts=wide_counts[a:b], background=bg, sites=final_sites, windows=list(windows), flank=flank)
