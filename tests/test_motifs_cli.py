@@ -106,6 +106,9 @@ def test_planted_ctcf_is_the_top_jaspar_match_and_meme_and_logos_are_written(pla
     assert rows[0]["jaspar_name"] == "CTCF"
     assert float(rows[0]["q_value"]) < 0.05 and float(rows[0]["similarity"]) > 0.8
     assert {r["layer"] for r in rows} <= {"0", "1"} and {r["head"] for r in rows} <= {"0", "1"}
+    for r in rows:  # the random-window null of every motif
+        assert 0 <= float(r["site_rate"]) <= 1 and 0 < float(r["random_site_rate"]) < 1
+        assert 0 < float(r["selection_p"]) <= 1
     parsed = read_meme(open(meme))
     assert [m.name for m in parsed] == [r["motif_id"] for r in rows]
     assert [len(m.pfm) for m in parsed] == [int(r["width"]) for r in rows]
@@ -124,6 +127,16 @@ def test_top_matches_gives_ranked_rows_per_motif(planted):
     assert per_motif and all(len(v) == 3 for v in per_motif.values())
     for hits in per_motif.values():
         assert len({h["jaspar_id"] for h in hits}) == 3
+
+
+def test_same_seed_gives_the_same_table_and_the_null_halves_follow_the_seed(planted):
+    _, model, fasta = planted
+    runs = [_genotx("motifs", "--model", model, "--shuffles", "20", "--max-seqs", "120", "--seed", seed, fasta)
+            for seed in ("3", "3", "4")]
+    assert all(r.returncode == 0 for r in runs), runs[0].stderr
+    assert runs[0].stdout.splitlines()[1:] == runs[1].stdout.splitlines()[1:]
+    null = [[(r["site_rate"], r["random_site_rate"]) for r in _table(run.stdout)[1]] for run in runs]
+    assert null[0] == null[1] and null[0] != null[2]
 
 
 def test_heads_table_has_one_row_per_layer_and_head(planted):

@@ -2,7 +2,14 @@
 
 Output columns: motif_id, layer, head, width, ic_total, consensus, n_sites,
 jaspar_id, jaspar_name, similarity, q_value, site_rate, random_site_rate,
-selection_p (the model's windows against random windows, genotx/motifs/null.py). With --heads: layer, head,
+selection_p. Matches are ranked by similarity; q-values come from column
+shuffles, more of them (up to --max-shuffles) where few shuffles score above a
+match. The last three columns, always computed, say whether the motif came
+from where the model looked: the share of the model's windows holding a site of
+the motif, the share expected of random windows of the same number and width
+on the same sequences, and the probability that random windows hold as many
+(cross-fitted on two halves of the sequences drawn from --seed; small:
+the model's windows beat random ones). With --heads: layer, head,
 cpg_focus, palindrome_symmetry, periodicity_10bp. Models without attention
 layers are read through gradient x input attribution (head "grad_x_input").
 

@@ -15,6 +15,10 @@ that carry information:
 4. grow/trim: the aligned sites are widened by ``grow`` bases on each side and
    cut to the contiguous run of columns whose information content exceeds
    ``min_column_ic`` (largest sum of IC above that floor).
+
+Steps 2-4 are `align`, which takes the windows as (sequence index, centre);
+the random-window null (`genotx.motifs.null`) aligns again with it in half of
+a motif's windows.
 """
 
 from __future__ import annotations
