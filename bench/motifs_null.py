@@ -2,7 +2,7 @@
 
 Three models of the same recipe (`genotx finetune --task regulatory`, no tuning
 flags) per seed: trained, trained on permuted labels, and untrained (the same
-command with `--lr 0 --steps 1`: the recipe's architecture at its initial
+command with `--lr 1e-12 --steps 1`: the recipe's architecture at its initial
 weights). For each, `genotx motifs --top-matches 50` on held-out sequences and:
 
 * accuracy on a held-out split, beside logistic regression on 6-mers and the
@@ -51,7 +51,7 @@ LABELLED = REPO / "data" / "labelled"
 BACKGROUND = "/work/shared/data/labelled/dm3_upstream2000-chr2L.fa.gz"
 FLANK = 15  # windows of genotx motifs: 2 * 15 + 1 bp around each peak
 # condition -> the flags added to `genotx finetune --task regulatory train.tsv -o m --seed S`
-CONDITIONS = {"trained": [], "permuted labels": [], "untrained": ["--lr", "0", "--steps", "1"],
+CONDITIONS = {"trained": [], "permuted labels": [], "untrained": ["--lr", "1e-12", "--steps", "1"],
               "trained patience 30": ["--patience", "30"]}
 
 from genotx.io import iter_records  # noqa: E402
@@ -65,11 +65,6 @@ def genotx(*args) -> str:
     if proc.returncode:
         raise SystemExit(f"genotx {' '.join(map(str, args))} failed: {proc.stderr.decode()[-2000:]}")
     return proc.stdout.decode()
-
-
-def sample_site(pfm: np.ndarray, rng) -> str:
-    site = "".join("ACGT"[rng.choice(4, p=col)] for col in pfm)
-    return site if rng.random() < 0.5 else site[::-1].translate(str.maketrans("ACGT", "TGCA"))
 
 
 def planted_set(seed: int, n_train: int = 500, n_test: int = 150, length: int = 500, factor: str = "REST"):
@@ -90,7 +85,8 @@ def planted_set(seed: int, n_train: int = 500, n_test: int = 150, length: int = 
         if k % 2:
             rows.append((chunk, "background", -1))
             continue
-        site = sample_site(pfm, rng)
+        site = "".join("ACGT"[rng.choice(4, p=col)] for col in pfm)
+        site = site if rng.random() < 0.5 else site[::-1].translate(str.maketrans("ACGT", "TGCA"))
         pos = int(rng.integers(0, length - len(site) + 1))
         rows.append((chunk[:pos] + site + chunk[pos + len(site):], factor, pos))
     return {"train": [r[:2] for r in rows[: 2 * n_train]], "test": rows[2 * n_train:], "width": len(pfm)}
@@ -106,14 +102,11 @@ def peaks_set():
 
 
 def write_tsv(path, rows) -> None:
-    with open(path, "w") as fh:
-        fh.write("sequence\tlabel\n")
-        fh.writelines(f"{s}\t{label}\n" for s, label in rows)
+    Path(path).write_text("sequence\tlabel\n" + "".join(f"{s}\t{label}\n" for s, label in rows))
 
 
 def write_fasta(path, seqs) -> None:
-    with open(path, "w") as fh:
-        fh.writelines(f">s{i}\n{s}\n" for i, s in enumerate(seqs))
+    Path(path).write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(seqs)))
 
 
 def accuracy(model_dir, test, tmp) -> float:
@@ -138,7 +131,8 @@ def baselines(data, seed) -> dict:
 
 def motif_rows(model_dir, seqs, tmp, tag) -> list:
     write_fasta(f"{tmp}/{tag}.fa", seqs)
-    lines = genotx("motifs", "--model", model_dir, "--top-matches", "50", f"{tmp}/{tag}.fa").splitlines()
+    lines = genotx("motifs", "--model", model_dir, "--top-matches", "50", "--meme", f"{model_dir}-{tag}.meme",
+                   "--force", f"{tmp}/{tag}.fa").splitlines()
     header = lines[1].split("\t")
     return [dict(zip(header, line.split("\t"))) for line in lines[2:]]
 
@@ -240,7 +234,13 @@ def constructed(data, kind: str, seed: int) -> dict:
 def run(experiment: str, seed: int, out: str, work: str, conditions: list) -> None:
     data = planted_set(seed) if experiment == "planted" else peaks_set()
     started = time.time()
-    base = baselines(data, seed) if set(conditions) & set(CONDITIONS) else {}
+    cached = Path(f"{work}/{experiment}-seed{seed}-baselines.json")
+    if cached.exists():
+        base = json.loads(cached.read_text())
+    else:
+        base = baselines(data, seed) if set(conditions) & set(CONDITIONS) else {}
+        if base:
+            cached.write_text(json.dumps(base))
     base_wall = time.time() - started
     for condition in conditions:
         started = time.time()
@@ -322,33 +322,59 @@ def _plot(planted, peaks, path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("planted REST, 500 bp", [(r, r["REST"]) for r in planted]),
-              ("Oct4 peaks: POU5F1", [(r, r["oct4"]["POU5F1"]) for r in peaks]),
-              ("MafK peaks: MAFK", [(r, r["mafk"]["MAFK"]) for r in peaks])]
+    panels = [("planted REST, 500 bp: motif most like REST", [(r, r["REST"]) for r in planted]),
+              ("Oct4 peaks: motif most like POU5F1", [(r, r["oct4"]["POU5F1"]) for r in peaks]),
+              ("MafK peaks: motif most like MAFK", [(r, r["mafk"]["MAFK"]) for r in peaks])]
     panels = [p for p in panels if p[1]]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 3.8), squeeze=False)
     for ax, (title, pairs) in zip(axes[0], panels):
-        x = np.arange(len(pairs))
-        model = [m["site_rate"] if m.get("rank") else 0 for _, m in pairs]
-        chance = [m["random_site_rate"] if m.get("rank") else 0 for _, m in pairs]
-        ax.bar(x - 0.2, model, 0.4, label="model's windows")
-        ax.bar(x + 0.2, chance, 0.4, label="random windows")
-        for xi, (_, m) in zip(x, pairs):
-            text = f"p={m['selection_p']:.2g}\nrank {m['rank']}" if m.get("rank") else "no match"
-            ax.text(xi, max(model + chance) * 1.02 + 1e-3, text, ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(x, [f"{r['condition']}\nseed {r['seed']}" for r, _ in pairs], fontsize=7)
+        conditions = list(dict.fromkeys(r["condition"] for r, _ in pairs))
+        y = np.arange(len(conditions))[::-1]
+        for yi, condition in zip(y, conditions):
+            got = [m for r, m in pairs if r["condition"] == condition and m.get("site_rate") is not None]
+            model = np.mean([m["site_rate"] for m in got])
+            chance = np.mean([m["random_site_rate"] for m in got])
+            ax.barh(yi + 0.2, model, 0.4, color="tab:blue", label="model's windows" if yi == y[0] else None)
+            ax.barh(yi - 0.2, chance, 0.4, color="tab:orange", label="random windows" if yi == y[0] else None)
+            ranks = ",".join(str(m["rank"]) if m.get("rank") else "-" for m in got)
+            ax.text(1.15, yi, f"p {max(m['selection_p'] for m in got):.2g}\nrank {ranks}", va="center", fontsize=7)
+        ax.set_xscale("log")
+        ax.set_xlim(3e-3, 1.1)
+        ax.set_yticks(y, [f"{c} ({sum(r['condition'] == c for r, _ in pairs)} seeds)" for c in conditions],
+                      fontsize=8)
+        ax.set_xlabel("share of windows holding a site (log)")
         ax.set_title(title, fontsize=9)
-        ax.set_ylabel("windows holding a site of the motif")
-        ax.set_ylim(0, max(model + chance) * 1.3 + 0.01)
     axes[0][0].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
 
+def resolution(meme: str, motif: str, factor: str, n: int = 10) -> str:
+    """Top matches of one motif: ranked by p at --shuffles 200 alone (before) and by similarity with the
+    extra shuffles (now), with the p- and q-values of each."""
+    from genotx.motifs.compare import TargetSet, match
+    from genotx.motifs.meme import read_meme
+
+    pfm = next(m.pfm for m in read_meme(open(meme)) if m.name == motif)
+    database = jaspar.load()
+    targets = TargetSet([m.counts for m in database])
+    plain = match(pfm, targets, n_shuffles=200, max_shuffles=200, seed=0)
+    before = sorted(plain, key=lambda h: (h.p_value, -round(h.similarity, 4)))
+    now = match(pfm, targets, n_shuffles=200, seed=0)
+    lines = ["| rank | by p, 200 shuffles: matrix | similarity | p | q | by similarity, more shuffles: matrix | "
+             "similarity | p | q |", "|---:|---|---:|---:|---:|---|---:|---:|---:|"]
+    for k, (a, b) in enumerate(zip(before[:n], now[:n])):
+        lines.append(f"| {k + 1} | {database[a.target].name} | {a.similarity:.4f} | {a.p_value:.2g} | "
+                     f"{a.q_value:.2g} | {database[b.target].name} | {b.similarity:.4f} | {b.p_value:.2g} | "
+                     f"{b.q_value:.2g} |")
+    ranks = [next(k + 1 for k, h in enumerate(hits) if database[h.target].name == factor) for hits in (before, now)]
+    return "\n".join(lines) + f"\n\n{factor}: rank {ranks[0]} by p at 200 shuffles, rank {ranks[1]} by similarity"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("experiment", choices=("planted", "peaks", "report"))
-    parser.add_argument("files", nargs="*", help="report: the JSONL files")
+    parser.add_argument("experiment", choices=("planted", "peaks", "report", "resolution"))
+    parser.add_argument("files", nargs="*", help="report: the JSONL files; resolution: MEME MOTIF_ID FACTOR")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--out", default="bench-motifs-null.jsonl")
     parser.add_argument("--plot", help="report: write the figure here")
@@ -357,6 +383,9 @@ def main() -> None:
                         "(planted; no model)")
     parser.add_argument("--work", default="bench-motifs-null-models", help="models are kept (and reused) here")
     args = parser.parse_args()
+    if args.experiment == "resolution":
+        print(resolution(*args.files))
+        return
     if args.experiment == "report":
         print(report([json.loads(line) for f in args.files for line in open(f)], args.plot))
         return

@@ -42,6 +42,7 @@ def test_upper_tail_is_the_binomial_tail_when_every_window_has_the_same_chance()
     for n, p, k in [(10, 0.3, 0), (10, 0.3, 4), (50, 0.02, 5), (200, 0.5, 150)]:
         assert upper_tail(np.full(n, p), k) == pytest.approx(binom.sf(k - 1, n, p), rel=1e-9, abs=1e-300)
     assert upper_tail(np.array([0.2, 0.9, 0.5]), 3) == pytest.approx(0.2 * 0.9 * 0.5)
+    assert upper_tail(np.full(2000, 0.01), 1500) == 1e-300  # below the float range: the floor, never 0
 
 
 def test_site_threshold_is_the_lowest_score_whose_background_tail_is_at_most_alpha():
@@ -89,6 +90,33 @@ def test_motif_found_by_any_windows_in_short_sequences_is_not_credited_to_the_se
     assert vertebrates[best.target].name == "CTCF"  # enrichment + EM find CTCF in random windows
     null = selection_null(motif, [encode(s) for s in seqs], seed=0)
     assert null.random_site_rate > 0.1 and null.p_value > 0.01  # the null says so
+
+
+def test_a_head_that_looks_at_the_centre_of_every_sequence_gets_no_credit_for_centred_sites(vertebrates):
+    rng = np.random.default_rng(4)
+    pfm = _pfm(vertebrates, "CTCF")
+    seqs, starts = [], []
+    for _ in range(300):  # peaks: half hold a site near the summit (its middle at 100 +- 20)
+        seq = list(rng.choice(list("ACGT"), size=200))
+        pos = int(100 - len(pfm) // 2 + rng.integers(-20, 21))
+        if rng.random() < 0.5:
+            seq[pos: pos + len(pfm)] = "".join("ACGT"[rng.choice(4, p=col)] for col in pfm)
+            starts.append(pos)
+        else:
+            starts.append(None)
+        seqs.append("".join(seq))
+    codes = [encode(s) for s in seqs]
+    centre = [np.ones(200) for _ in seqs]
+    for score in centre:
+        score[100] = 50.0  # the middle of every sequence, whatever it holds
+    null = selection_null(discover(seqs, centre), codes, seed=0)
+    uniform = 0.5 * (31 - len(pfm) + 1) / 200  # windows placed anywhere would hold a site this often
+    assert null.site_rate > 2 * uniform and null.p_value > 0.01  # the sites are there, but not thanks to the head
+    reader = [np.ones(200) for _ in seqs]
+    for score, pos in zip(reader, starts):
+        score[100 if pos is None else pos + 9] = 50.0  # the site where there is one, else the middle
+    null = selection_null(discover(seqs, reader), codes, seed=0)
+    assert null.site_rate > null.random_site_rate + 0.1 and null.p_value < 1e-6
 
 
 def test_selection_null_is_reproducible_from_its_seed():

@@ -6,10 +6,10 @@ selection_p. Matches are ranked by similarity; q-values come from column
 shuffles, more of them (up to --max-shuffles) where few shuffles score above a
 match. The last three columns, always computed, say whether the motif came
 from where the model looked: the share of the model's windows holding a site of
-the motif, the share expected of random windows of the same number and width
-on the same sequences, and the probability that random windows hold as many
-(cross-fitted on two halves of the sequences drawn from --seed; small:
-the model's windows beat random ones). With --heads: layer, head,
+the motif, the share expected of random windows at the same positions on other
+input sequences, and the probability that those hold as many (cross-fitted on
+two halves of the sequences drawn from --seed; small: the model's windows beat
+random ones). With --heads: layer, head,
 cpg_focus, palindrome_symmetry, periodicity_10bp. Models without attention
 layers are read through gradient x input attribution (head "grad_x_input").
 
