@@ -340,8 +340,8 @@ def _plot(planted, peaks, path) -> None:
             ax.text(1.15, yi, f"p {max(m['selection_p'] for m in got):.2g}\nrank {ranks}", va="center", fontsize=7)
         ax.set_xscale("log")
         ax.set_xlim(3e-3, 1.1)
-        ax.set_yticks(y, [f"{c} ({sum(r['condition'] == c for r, _ in pairs)} seeds)" for c in conditions],
-                      fontsize=8)
+        seeds = {c: sum(r["condition"] == c for r, _ in pairs) for c in conditions}
+        ax.set_yticks(y, [f"{c} ({seeds[c]} seed{'s' * (seeds[c] > 1)})" for c in conditions], fontsize=8)
         ax.set_xlabel("share of windows holding a site (log)")
         ax.set_title(title, fontsize=9)
     axes[0][0].legend(fontsize=7, loc="upper right")
