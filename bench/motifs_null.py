@@ -48,7 +48,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 LABELLED = REPO / "data" / "labelled"
-BACKGROUND = "/work/shared/data/labelled/dm3_upstream2000-chr2L.fa.gz"
+# the shared data folder beside the checkout (or $GENOTX_SHARED_DATA): fly upstream regions, not shipped
+SHARED = Path(os.environ.get("GENOTX_SHARED_DATA", REPO.parent / "shared" / "data"))
+BACKGROUND = str(SHARED / "labelled" / "dm3_upstream2000-chr2L.fa.gz")
 FLANK = 15  # windows of genotx motifs: 2 * 15 + 1 bp around each peak
 # condition -> the flags added to `genotx finetune --task regulatory train.tsv -o m --seed S`
 CONDITIONS = {"trained": [], "permuted labels": [], "untrained": ["--lr", "1e-12", "--steps", "1"],
@@ -234,6 +236,7 @@ def constructed(data, kind: str, seed: int) -> dict:
 def run(experiment: str, seed: int, out: str, work: str, conditions: list) -> None:
     data = planted_set(seed) if experiment == "planted" else peaks_set()
     started = time.time()
+    Path(work).mkdir(parents=True, exist_ok=True)
     cached = Path(f"{work}/{experiment}-seed{seed}-baselines.json")
     if cached.exists():
         base = json.loads(cached.read_text())
