@@ -212,6 +212,22 @@ def test_recipe_reads_peaks_with_relative_positions_and_max_pooling_and_splice_s
     assert cfg.pooling == "mean"
 
 
+def test_a_tiny_anchored_set_gets_a_narrow_max_pooled_model_and_a_larger_one_keeps_cls():
+    from genotx.train.finetune import FinetuneConfig
+    from genotx.train.recipe import TINY_SET, regulatory_recipe
+    from genotx.train.taskdata import make_task_data
+
+    ecoli = make_task_data("regulatory", [str(LABELLED / "promoters.tsv.gz")])
+    assert len(ecoli.train_seqs) < TINY_SET
+    cfg, settings = regulatory_recipe(ecoli, FinetuneConfig(task="regulatory"), {})
+    assert (settings["pe"], settings["d_model"], cfg.pooling) == ("learned", 32, "max")
+    cfg, _ = regulatory_recipe(ecoli, FinetuneConfig(task="regulatory", pooling="cls"), {"pooling": "cls"})
+    assert cfg.pooling == "cls"
+    splice = make_task_data("regulatory", [str(LABELLED / "splice.tsv.gz")])
+    cfg, settings = regulatory_recipe(splice, FinetuneConfig(task="regulatory"), {})
+    assert (settings["d_model"], cfg.pooling) == (64, "cls")
+
+
 @pytest.mark.parametrize("flags,message", [
     (["--pe", "rope", "--preset", "regulatory-tiny"], b"--pe sets the positions"),
     (["--pe", "relative"], b"--pe must be"),
