@@ -31,7 +31,8 @@ FAMILIES = {
         "source": "genotx design recommendation: a substitution must change exactly one token, so "
         "masked-marginal scores compare like with like (GPN, Benegas et al. 2023 PNAS, single-nucleotide MLM "
         "for genome-wide variant effects); RoPE as in Nucleotide Transformer v2 (Dalla-Torre et al. 2024). "
-        "The genotx grid (docs/results/grid/small) agrees: char-rope-mlm is its best single-nucleotide cell.",
+        "In the genotx grid (docs/results/grid/small, one seed per cell) char-rope-mlm scored highest of the "
+        "single-nucleotide cells (0.655 against 0.504-0.631); one seed, so the order is not resolved.",
     },
     "expression": {
         "summary": "expression: BPE, RoPE, AR, hybrid attention/SSM mixer, long input",
@@ -58,19 +59,24 @@ FAMILIES = {
         "seq_len": {"tiny": 256, "small": 2048, "base": 8192},
         "source": "genotx design recommendation: generation needs base-level control and long context at "
         "linear cost, as in Evo (Nguyen et al. 2024: byte-level AR, StripedHyena hybrid) and HyenaDNA "
-        "(Nguyen et al. 2023: single-nucleotide AR, RC augmentation). In the genotx grid every PE reached the "
-        "same char AR loss (1.357-1.361 nats/base) and RoPE kept it at 8x the training length.",
+        "(Nguyen et al. 2023: single-nucleotide AR, RC augmentation). The genotx grid cannot choose among PEs "
+        "here: its char AR models reached 1.357-1.361 nats/base, barely below the 1.386 of base frequencies "
+        "alone, so they used little context, and a model that uses none looks flat at every length.",
     },
     "regulatory": {
         "summary": "regulatory elements (promoters, TF binding, splice sites): overlapping 6-mers, RoPE, MLM, attention, 512 bp",
         "settings": {"tokenizer": "kmer6", "pe": "rope", "objective": "mlm", "mixer": "attention"},
         "seq_len": {"tiny": 256, "small": 512, "base": 1024},
         "source": "genotx grid (docs/results/grid/small: d_model 64, 4 layers, 1.5e12 training FLOPs per cell, "
-        "one seed per main cell), which disagreed with the DNABERT-2 recipe this preset first followed (BPE + "
-        "ALiBi + MLM, Zhou et al. 2023): overlapping 6-mers (DNABERT, Ji et al. 2021) led on splice sites, "
-        "E. coli promoters and Oct4/MafK peaks under every PE and objective, mean macro-F1 0.858 for "
-        "kmer6-rope-mlm against 0.751 for bpe4096-alibi-mlm; RoPE and learned PE led the PEs, MLM beat AR. "
-        "Small models and short pretraining: BPE may catch up at DNABERT-2's scale.",
+        "one seed per cell, no cell fine-tuned without pretraining), which disagreed with the DNABERT-2 recipe "
+        "this preset first followed (BPE + ALiBi + MLM, Zhou et al. 2023): overlapping 6-mers (DNABERT, Ji et "
+        "al. 2021) led on splice sites and Oct4/MafK peaks under every PE and objective (mean macro-F1 over the "
+        "three regulatory sets 0.858 for kmer6-rope-mlm, 0.751 for bpe4096-alibi-mlm), but not on the 22 "
+        "E. coli promoters of its validation set, where BPE scored higher in 5 of 8 settings. Without a "
+        "no-pretraining control the 6-mer lead may come from the 4,096-entry embedding at fine-tuning rather "
+        "than from pretraining; with one seed, the PE and objective orders (learned/RoPE ahead, MLM ahead of "
+        "AR) are not resolved. `finetune --task regulatory` without --preset uses its own recipe "
+        "(docs/finetune.md).",
     },
 }
 
