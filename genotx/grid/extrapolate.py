@@ -89,3 +89,46 @@ def extrapolation_losses(model, tokenizer, objective_name: str, inputs: list[str
         per_batch = max(1, batch_size // factor)
         result[factor] = window_loss(model, objective, np.ascontiguousarray(pieces), seed=seed, batch_size=per_batch)
     return result
+
+
+# -- Fixed scored bases ------------------------------------------------------------------------------
+# The grid's windows above cut one long window into shorter ones, so a short window's bases are scored
+# with less context than the same bases in the long window, and the first bases of every window with none.
+# Below, the scored bases are the same L-base blocks at every length: only the context before them grows.
+
+
+def scored_block_starts(length: int, *, seq_len: int, longest: int) -> np.ndarray:
+    """Start of every block of ``seq_len`` bases of a sequence of ``length`` with ``longest`` bases up to its end."""
+    return np.arange(longest - seq_len, length - seq_len + 1, seq_len, dtype=np.int64)
+
+
+def context_windows(codes: np.ndarray, starts: np.ndarray, *, seq_len: int, window: int):
+    """(windows ending with each scored block, the scored bases' positions in ``codes``): (n, window), (n, seq_len)."""
+    index = (starts + seq_len - window)[:, None] + np.arange(window)[None, :]
+    if index.size and (index.min() < 0 or index.max() >= len(codes)):
+        raise ValueError(f"a window of {window} bases ending a scored block runs off the sequence")
+    return codes[index], index[:, window - seq_len :]
+
+
+def next_base_nats(model, tokenizer, windows: np.ndarray, *, batch_size: int):
+    """(n, window) nats of each base given the bases before it in its window (AR, one token per base), or
+    CANNOT_RUN when the model has no positions that far."""
+    import torch
+    import torch.nn.functional as F
+
+    from genotx.objectives.ar import Autoregressive
+    from genotx.objectives.common import model_inputs
+
+    if not _fits(model, windows.shape[1]):
+        return CANNOT_RUN
+    objective = Autoregressive(tokenizer=tokenizer, rc_aug=False)
+    rows = []
+    with torch.no_grad():
+        for start in range(0, len(windows), batch_size):
+            batch = objective.prepare(windows[start : start + batch_size], None)
+            if batch["labels"].shape[1] != windows.shape[1]:
+                raise ValueError("per-base scoring needs a tokenizer with one token per base (char)")
+            out = model(*model_inputs(batch["inputs"], batch["mask"]))
+            nats = F.cross_entropy(out.logits.float().transpose(1, 2), batch["labels"], reduction="none")
+            rows.append(nats.numpy())
+    return np.concatenate(rows)
