@@ -19,7 +19,7 @@ past L + 1 tokens: 'cannot run'. Beside the models, the copy baseline (the base
 that followed the latest earlier occurrence of the 8 bases before, within the
 same window; two parameters fitted on training windows).
 
-    python bench/extrapolation.py                       # about 30 min on one core
+    python bench/extrapolation.py --out docs/results/extrapolation   # about 30 min on one core
     python bench/extrapolation.py --steps 20 --genome-steps 20 --seeds 0 --out /tmp/x --work /tmp/x  # a quick look
 
 Writes results.jsonl, table.md and extrapolation.png into --out.
@@ -42,7 +42,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-GENOME = "/work/shared/data/genomes/chlamydia_trachomatis-D_UW-3_CX.fa.gz"
+GENOME = os.path.join(ROOT, "data", "genomes", "chlamydia_trachomatis-D_UW-3_CX.fa.gz")
 FACTORS = (1, 2, 4)
 PES = ("rope", "alibi", "sinusoidal", "learned")
 K = 8  # k-mer of the copy baseline: chance matches within 4L = 512 bases are rare at 4^8
@@ -54,7 +54,8 @@ def pretrain(fasta: str, run_dir: str, pe: str, seed: int, steps: int, args) -> 
         return
     cmd = [sys.executable, "-m", "genotx", "pretrain", fasta, "-o", run_dir, "--objective", "ar", "--tokenizer", "char",
            "--pe", pe, "--seq-len", str(args.seq_len), "--d-model", str(args.d_model), "--layers", str(args.layers),
-           "--heads", str(args.heads), "--batch-size", str(args.batch_size), "--max-steps", str(steps), "--lr", str(args.lr),
+           "--heads", str(args.heads), "--batch-size", str(args.batch_size), "--max-steps", str(steps),
+           "--lr", str(args.lr),
            "--warmup", "0.05", "--no-rc-aug", "--eval-fraction", str(args.eval_fraction), "--seed", str(seed),
            "-t", "1", "-q"]
     env = {**os.environ, "PYTHONPATH": ROOT}
@@ -181,7 +182,7 @@ def plot(rows: list[dict], path: str, seq_len: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=os.path.join(ROOT, "docs", "results", "extrapolation"))
+    parser.add_argument("--out", default="bench-extrapolation", help="folder of the outputs (created)")
     parser.add_argument("--work", default="/tmp/genotx-extrapolation", help="FASTA and run directories (reused)")
     parser.add_argument("--genome", default=GENOME)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -191,8 +192,8 @@ def main() -> None:
     parser.add_argument("--heads", type=int, default=8)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=1000, help="optimiser steps on the synthetic corpus")
-    parser.add_argument("--genome-steps", type=int, default=500, help="optimiser steps on the genome")
+    parser.add_argument("--steps", type=int, default=850, help="optimiser steps on the synthetic corpus")
+    parser.add_argument("--genome-steps", type=int, default=350, help="optimiser steps on the genome")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--copy-fraction", type=float, default=0.8)
     parser.add_argument("--synthetic-bases", type=int, default=2_000_000)
@@ -252,7 +253,8 @@ def write_outputs(rows: list[dict], args, notes: list[str]) -> None:
     with atomic_write(os.path.join(args.out, "results.jsonl")) as fh:
         for row in rows:
             fh.write(json.dumps(row) + "\n")
-    lines = [f"Next-base loss (nats per scored base; mean over seeds, then each seed). L = {args.seq_len} bp.", ""] + notes + [""]
+    lines = [f"Next-base loss (nats per scored base; mean over seeds, then each seed). L = {args.seq_len} bp.", ""]
+    lines += notes + [""]
     for corpus, key, title in (("synthetic", "loss", "Synthetic long-range corpus, all scored bases"),
                                ("synthetic", "loss_near", f"Synthetic, bases copied from <= {args.seq_len} bp back"),
                                ("synthetic", "loss_far", f"Synthetic, bases copied from {args.seq_len}-"
