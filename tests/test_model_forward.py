@@ -151,13 +151,14 @@ def test_logit_mask_returns_the_selected_rows_of_the_full_logits():
     torch.testing.assert_close(some, full[chosen])
 
 
-@pytest.mark.parametrize("pe, mixer, padded", [
-    ("rope", "attention", False), ("learned", "attention", False),
-    ("alibi", "attention", False),  # position-dependent scores: the last block runs whole
-    ("rope", "attention", True), ("rope", "hybrid", False), ("rope", "linear", False),
+@pytest.mark.parametrize("pe, mixer, padded, layer_scale", [
+    ("rope", "attention", False, 0.0), ("learned", "attention", False, 0.0),
+    ("alibi", "attention", False, 0.0),  # position-dependent scores: the last block runs whole
+    ("rope", "attention", True, 0.0), ("rope", "hybrid", False, 0.0), ("rope", "linear", False, 0.0),
+    ("rope", "attention", False, 0.5),
 ])
-def test_masked_only_gives_the_logits_and_gradients_of_the_full_pass(pe, mixer, padded):
-    model = tiny(pe=pe, mixer=mixer, hybrid_pattern="AM").train()
+def test_masked_only_gives_the_logits_and_gradients_of_the_full_pass(pe, mixer, padded, layer_scale):
+    model = tiny(pe=pe, mixer=mixer, hybrid_pattern="AM", layer_scale=layer_scale).train()
     ids = bases(3, 40)
     mask = torch.ones(3, 40, dtype=torch.bool)
     if padded:
@@ -241,3 +242,30 @@ def test_out_of_vocabulary_ids_and_left_padding_are_refused():
     left = torch.tensor([[False, True, True]])
     with pytest.raises(InputError, match="right-padded"):
         model(torch.tensor([[0, 5, 6]]), attention_mask=left)
+
+
+def test_layer_scale_starts_the_blocks_nearly_shut_and_its_gains_learn_and_reload(tmp_path):
+    from genotx.models import load_checkpoint, save_checkpoint
+    from genotx.tokenizers import build_tokenizer
+
+    ids = bases(2, 20)
+    plain, scaled = tiny(dropout=0.0), tiny(dropout=0.0, layer_scale=1e-6)
+    with torch.no_grad():  # the same weights: only the gains differ
+        scaled.load_state_dict(plain.state_dict(), strict=False)
+        embedded = scaled.norm(scaled.pe(torch.arange(20).expand(2, 20)) + scaled.embed(ids)
+                               if scaled.pe is not None else scaled.embed(ids))
+        shut = scaled(ids).hidden
+        open_ = plain(ids).hidden
+    torch.testing.assert_close(shut, embedded, rtol=1e-4, atol=1e-4)  # blocks add ~1e-6 of their output
+    assert (open_ - embedded).abs().max() > 1e-2  # without gains they add their whole output
+    scaled.train()
+    scaled(ids).hidden.square().sum().backward()
+    assert scaled.blocks[0].gain1.grad.abs().sum() > 0 and scaled.blocks[1].gain2.grad.abs().sum() > 0
+    with torch.no_grad():
+        scaled.blocks[0].gain1.fill_(0.25)
+    save_checkpoint(tmp_path / "m", scaled.eval(), build_tokenizer("char"), {})
+    loaded, _, _ = load_checkpoint(str(tmp_path / "m"))
+    assert loaded.config.layer_scale == 1e-6
+    torch.testing.assert_close(loaded.blocks[0].gain1, scaled.blocks[0].gain1)
+    with pytest.raises(InputError, match="layer_scale"):
+        ModelConfig(vocab_size=VOCAB, d_model=32, n_heads=4, layer_scale=-1.0)

@@ -153,7 +153,8 @@ def peaks_tsv(tmp_path_factory) -> Path:
     (["--conv-stem", "0", "--pooling", "max"], {"conv_stem": 0, "pooling": "max"}),
     (["--rc-aug", "--strand-average"], {"strand_average": True}),
     (["--no-rc-aug", "--no-strand-average", "--adapt-steps", "3"], {"strand_average": False}),
-    ([], {"pe": "rope", "pooling": "max"}),  # peaks have no anchor: positions and pooling from the data
+    ([], {"pe": "rope", "pooling": "max", "layer_scale": 1e-4}),  # peaks have no anchor: positions and pooling from the data
+    (["--layer-scale", "0"], {"layer_scale": 0.0}),
     (["--pe", "learned", "--pooling", "cls"], {"pe": "learned", "pooling": "cls"}),
 ])
 def test_each_lever_runs_end_to_end_and_predict_reads_it_from_config_json(peaks_tsv, tmp_path, flags, expected):
@@ -220,17 +221,18 @@ def test_a_tiny_anchored_set_gets_a_narrow_max_pooled_model_and_a_larger_one_kee
     ecoli = make_task_data("regulatory", [str(LABELLED / "promoters.tsv.gz")])
     assert len(ecoli.train_seqs) < TINY_SET
     cfg, settings = regulatory_recipe(ecoli, FinetuneConfig(task="regulatory"), {})
-    assert (settings["pe"], settings["d_model"], cfg.pooling) == ("learned", 32, "max")
+    assert (settings["pe"], settings["d_model"], cfg.pooling, settings["layer_scale"]) == ("learned", 32, "max", 1e-4)
     cfg, _ = regulatory_recipe(ecoli, FinetuneConfig(task="regulatory", pooling="cls"), {"pooling": "cls"})
     assert cfg.pooling == "cls"
     splice = make_task_data("regulatory", [str(LABELLED / "splice.tsv.gz")])
     cfg, settings = regulatory_recipe(splice, FinetuneConfig(task="regulatory"), {})
-    assert (settings["d_model"], cfg.pooling) == (64, "cls")
+    assert (settings["d_model"], cfg.pooling, settings["layer_scale"]) == (64, "cls", 0.0)  # CLS: blocks start open
 
 
 @pytest.mark.parametrize("flags,message", [
     (["--pe", "rope", "--preset", "regulatory-tiny"], b"--pe sets the positions"),
     (["--pe", "relative"], b"--pe must be"),
+    (["--layer-scale", "0.1", "--preset", "regulatory-tiny"], b"--layer-scale sets the blocks"),
 ])
 def test_pe_flag_is_refused_where_it_would_be_ignored_or_is_unknown(peaks_tsv, tmp_path, flags, message):
     proc = genotx("finetune", "--task", "regulatory", peaks_tsv, "--steps", "2", *flags, "-o", tmp_path / "m", check=False)

@@ -79,6 +79,11 @@ def run(
     strand_average: Optional[bool] = typer.Option(None, "--strand-average/--no-strand-average", show_default=False,
                                                   help="Predictions average both strands; needs single-base tokens "
                                                   "(regulatory default: with --rc-aug)."),
+    layer_scale: Optional[float] = typer.Option(
+        None, "--layer-scale", min=0.0, show_default=False,
+        help="Regulatory fresh model: initial gain of every block's residual branches (LayerScale), 0 for none "
+        "(default 1e-4: the model starts as its embeddings and conv stem; without it no planted motif in 500 bp "
+        "was learned, docs/finetune.md)."),
     adapt_steps: int = typer.Option(0, "--adapt-steps", min=0,
                                     help="Fresh model: masked-language-model steps on the training sequences first."),
     seed: int = typer.Option(0, "--seed"),
@@ -101,15 +106,17 @@ def run(
     require(not (pretrained and preset), "give --from or --preset, not both")
     require(pe is None or (task == "regulatory" and not (pretrained or preset)),
             "--pe sets the positions of the regulatory recipe's fresh model (no --from, no --preset)")
+    require(layer_scale is None or (task == "regulatory" and not (pretrained or preset)),
+            "--layer-scale sets the blocks of the regulatory recipe's fresh model (no --from, no --preset)")
     require(pe is None or pe in ("rope", "alibi", "sinusoidal", "learned"),
             f"--pe must be rope, alibi, sinusoidal or learned, got {pe!r}")
     errors = ErrorModel.parse(error_rate)
     given = {"steps": steps, "batch_size": batch_size, "lr": lr, "eval_every": eval_every, "patience": patience,
              "conv_stem": conv_stem, "rc_aug": rc_aug, "strand_average": strand_average,
-             "pooling": None if pooling == "auto" else pooling, "pe": pe}
+             "pooling": None if pooling == "auto" else pooling, "pe": pe, "layer_scale": layer_scale}
     # Options are checked before any data is read: a typo should not wait for genomes to load.
     cfg = FinetuneConfig(task=task, seed=seed, pooling=pooling, kmer_memory=kmer_memory, adapt_steps=adapt_steps,
-                         **{k: v for k, v in given.items() if v is not None and k not in ("pooling", "pe")})
+                         **{k: v for k, v in given.items() if v is not None and k not in ("pooling", "pe", "layer_scale")})
     require(steps is None or steps > 0 or pretrained is not None,
             "--steps 0 (no training) needs --from a fine-tuned model of the same task")
     from genotx.models.hf_load import is_hf_dir

@@ -58,6 +58,7 @@ class ModelConfig:
     n_exons: int = 64  # hierarchical PE: exon index slots (larger indices share the last)
     conv_stem: int = 0  # width of a convolution over the embeddings before the blocks (models/stem.py); 0: none
     strand_average: bool = False  # sequence heads: evaluation averages the logits of both strands
+    layer_scale: float = 0.0  # initial per-channel gain of every block's residual branches (LayerScale); 0: none
 
     def __post_init__(self) -> None:
         if self.d_ff is None:
@@ -170,6 +171,7 @@ class ModelConfig:
 
 
     def _validate_stem(self, need) -> None:
+        need(self.layer_scale >= 0, f"layer_scale must be 0 (none) or a positive initial gain, got {self.layer_scale}")
         need(self.conv_stem == 0 or (self.conv_stem >= 3 and self.conv_stem % 2 == 1),
              f"conv_stem must be 0 (none) or an odd width >= 3, got {self.conv_stem}")
         need(not (self.conv_stem and self.causal),

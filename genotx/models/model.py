@@ -67,11 +67,22 @@ class Block(nn.Module):
         self.fc1 = nn.Linear(cfg.d_model, cfg.d_ff)
         self.fc2 = nn.Linear(cfg.d_ff, cfg.d_model)
         self.dropout = nn.Dropout(cfg.dropout)
+        # LayerScale (Touvron et al. 2021): the branches start nearly shut, so a fresh model begins as its
+        # embeddings (and conv stem) alone; without it a motif in 500 bp was never learned (docs/finetune.md).
+        if cfg.layer_scale:
+            self.gain1 = nn.Parameter(torch.full((cfg.d_model,), cfg.layer_scale))
+            self.gain2 = nn.Parameter(torch.full((cfg.d_model,), cfg.layer_scale))
+        else:
+            self.gain1 = self.gain2 = None
+
+    def _branch(self, out: torch.Tensor, gain) -> torch.Tensor:
+        out = self.dropout(out)
+        return out if gain is None else out * gain
 
     def forward(self, x: torch.Tensor, ctx: Context, state=None):
         mixed, state, probs = self.mixer(self.norm1(x), ctx, state)
-        x = x + self.dropout(mixed)
-        x = x + self.dropout(self.fc2(F.gelu(self.fc1(self.norm2(x)))))
+        x = x + self._branch(mixed, self.gain1)
+        x = x + self._branch(self.fc2(F.gelu(self.fc1(self.norm2(x)))), self.gain2)
         return x, state, probs
 
     def forward_selected(self, x: torch.Tensor, ctx: Context, select: torch.Tensor) -> torch.Tensor:
@@ -81,8 +92,8 @@ class Block(nn.Module):
             mixed = self.mixer.forward_selected(h, ctx, select)
         else:  # the mixer's output anywhere needs its work everywhere: run it whole, keep the selection
             mixed = self.mixer(h, ctx)[0][select]
-        x = x[select] + self.dropout(mixed)
-        return x + self.dropout(self.fc2(F.gelu(self.fc1(self.norm2(x)))))
+        x = x[select] + self._branch(mixed, self.gain1)
+        return x + self._branch(self.fc2(F.gelu(self.fc1(self.norm2(x)))), self.gain2)
 
 
 class GenomicModel(nn.Module):

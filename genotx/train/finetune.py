@@ -131,6 +131,7 @@ def build_model(data, cfg: FinetuneConfig, *, pretrained: str | None, preset: st
         n_heads=settings["n_heads"], pe=settings["pe"], mixer=settings["mixer"], causal=False,
         max_len=max_len or max(64, 2 + longest), dropout=cfg.dropout, head=head, n_outputs=data.n_outputs,
         pooling=_pooling(cfg, False), conv_stem=cfg.conv_stem, strand_average=cfg.strand_average,
+        layer_scale=settings.get("layer_scale", 0.0),
         complement_ids=_complement_ids(tokenizer) if cfg.strand_average else None,
     )
     name = settings.get("name", "recipe") if isinstance(preset, dict) else preset or "default"
