@@ -47,6 +47,7 @@ ABLATIONS = {
     "no RC aug/averaging": ["--no-rc-aug", "--no-strand-average"],
     "RC aug + averaging": ["--rc-aug", "--strand-average"],
     "adaptive MLM 300": ["--adapt-steps", "300"],
+    "blocks open (no LayerScale)": ["--layer-scale", "0"],
 }
 
 
