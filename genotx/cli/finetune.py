@@ -69,7 +69,7 @@ def run(
     patience: Optional[int] = typer.Option(None, "--patience", min=1, show_default=False,
                                            help="Evaluations without improvement before stopping (default 5)."),
     pooling: str = typer.Option("auto", "--pooling", help="cls, mean, max or auto (cls, or mean for causal backbones; "
-                                "regulatory: cls for anchored windows, else max; docs/finetune.md)."),
+                                "regulatory: cls for anchored windows, else max, and max for sets under 300 sequences; docs/finetune.md)."),
     conv_stem: Optional[int] = typer.Option(None, "--conv-stem", min=0, show_default=False,
                                             help="Fresh model: width of a convolution over the embeddings before the "
                                             "attention layers, 0 for none (regulatory default: 9 with single-base tokens)."),
