@@ -93,6 +93,8 @@ def test_ism_of_a_class_and_embed_read_the_fine_tuned_directory(trained):
 
 
 def test_motifs_read_attention_and_attribution_of_the_fine_tuned_classifier(trained):
+    from genotx.cli.motifs import MOTIF_COLUMNS
+
     fasta = "".join(f">{rid}\n{seq}\n" for rid, seq, _ in TEST[:12]).encode()
     heads = run_genotx("motifs", "--model", trained["bert_cls"], "--heads", stdin=fasta)
     assert heads.returncode == 0, heads.stderr.decode()
@@ -101,7 +103,7 @@ def test_motifs_read_attention_and_attribution_of_the_fine_tuned_classifier(trai
         proc = run_genotx("motifs", "--model", trained["esm_cls"], "--min-sites", "2", "--shuffles", "10", *extra, stdin=fasta)
         assert proc.returncode == 0, proc.stderr.decode()
         rows = tsv_rows(proc.stdout)
-        assert rows and all(len(r) == 11 for r in rows)
+        assert rows and all(len(r) == len(MOTIF_COLUMNS) for r in rows)
         assert {r[2] for r in rows} <= ({"grad_x_input"} if extra else {"0", "1"})
 
 
