@@ -128,6 +128,7 @@ class ModelConfig:
             need(isinstance(value, int) and not isinstance(value, bool) and value > 0, f"{name} must be a positive integer, got {value!r}")
         need(self.vocab_size >= 5, f"vocab_size must be at least 5 (the special tokens), got {self.vocab_size}")
         need(0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1), got {self.dropout}")
+        need(self.layer_scale >= 0, f"layer_scale must be 0 (none) or a positive initial gain, got {self.layer_scale}")
         need(self.d_model % self.n_heads == 0, f"n_heads ({self.n_heads}) must divide d_model ({self.d_model}); try n_heads={_divisor_near(self.d_model, self.n_heads)}")
         if self.pe == "rope":
             need(self.head_dim % 2 == 0, f"pe='rope' rotates pairs of channels: d_model / n_heads must be even, got {self.head_dim}")
@@ -171,7 +172,6 @@ class ModelConfig:
 
 
     def _validate_stem(self, need) -> None:
-        need(self.layer_scale >= 0, f"layer_scale must be 0 (none) or a positive initial gain, got {self.layer_scale}")
         need(self.conv_stem == 0 or (self.conv_stem >= 3 and self.conv_stem % 2 == 1),
              f"conv_stem must be 0 (none) or an odd width >= 3, got {self.conv_stem}")
         need(not (self.conv_stem and self.causal),
