@@ -165,3 +165,23 @@ def test_preset_supplies_settings_and_explicit_flags_override_it(tmp_path):
     assert (config["tokenizer"], config["pe"], config["objective"], config["seq_len"]) == ("kmer6", "learned", "contrastive", 150)
     assert (config["d_model"], config["n_heads"], config["batch_size"]) == (32, 2, 4)
     assert "augmented views" in done.stderr.decode()  # which positives ran is said on stderr
+
+
+def test_max_steps_0_saves_the_initial_weights_a_run_of_that_seed_starts_from(tmp_path):
+    """The no-pretraining control of a transfer study (bench/transfer.py): no step, same seed, same weights."""
+    from safetensors.numpy import load_file
+
+    weights = {}
+    for name, seed in (("a", "3"), ("b", "3"), ("c", "4")):
+        run_dir = tmp_path / name
+        done = genotx("pretrain", GENOME, *TINY, "--max-steps", "0", "--seed", seed, "-o", str(run_dir))
+        assert done.returncode == 0, done.stderr.decode()
+        record = json.load(open(run_dir / "run.json"))
+        assert record["steps"] == 0 and record["tokens"] == 0
+        assert record["loss"] > record["baseline_loss"]  # untrained: worse than base frequencies
+        weights[name] = load_file(str(run_dir / "model" / "model.safetensors"))
+    assert weights["a"].keys() == weights["c"].keys()
+    assert all((weights["a"][k] == weights["b"][k]).all() for k in weights["a"])
+    assert any((weights["a"][k] != weights["c"][k]).any() for k in weights["a"])
+    done = genotx("pretrain", GENOME, *TINY, "--max-steps", "-1", "-o", str(tmp_path / "d"))
+    assert done.returncode == 2 and "--max-steps must be at least 0" in done.stderr.decode()

@@ -59,7 +59,7 @@ def run(
     lr: Optional[float] = typer.Option(None, "--lr", help="Peak AdamW learning rate."),
     weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="AdamW weight decay."),
     warmup_fraction: Optional[float] = typer.Option(None, "--warmup", help="Fraction of steps of linear warm-up."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimiser steps (default 1000)."),
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimiser steps (default 1000); 0 saves the initial weights, the no-pretraining control of a transfer study."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", help="Stop after about this many tokens."),
     bf16: Optional[bool] = typer.Option(None, "--bf16/--no-bf16", help="bfloat16 autocast."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of initialisation and data order."),

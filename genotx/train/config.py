@@ -66,10 +66,11 @@ class TrainConfig:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.max_steps is None and self.max_tokens is None:
             raise InputError("give --max-steps or --max-tokens")
-        for name in ("max_steps", "max_tokens"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+        # --max-steps 0 saves the initialised model: the no-pretraining control of a transfer study.
+        if self.max_steps is not None and self.max_steps < 0:
+            raise InputError(f"--max-steps must be at least 0, got {self.max_steps}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise InputError(f"--max-tokens must be at least 1, got {self.max_tokens}")
         if self.lr <= 0:
             raise InputError(f"--lr must be positive, got {self.lr}")
         for name in ("mask_rate", "eval_fraction"):

@@ -90,7 +90,7 @@ def _optimizer(torch, module, cfg: TrainConfig):
 
 
 def _total_steps(cfg: TrainConfig, tokens_per_window: float, views: int, world: int) -> int:
-    steps = [cfg.max_steps] if cfg.max_steps else []
+    steps = [cfg.max_steps] if cfg.max_steps is not None else []
     if cfg.max_tokens:
         per_step = max(1.0, tokens_per_window * views * cfg.batch_size * world)
         steps.append(max(1, math.ceil(cfg.max_tokens / per_step)))
