@@ -147,6 +147,14 @@ def plot(rows: list[dict], runs: list[str], path: str) -> None:
     fig.savefig(path, dpi=110)
 
 
+def record(rows: list[dict], out: str, row: dict) -> None:
+    """Keep ``row``, show it on stderr and append it to the JSONL file ``out`` as soon as it is measured."""
+    rows.append(row)
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    with open(out, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--start", action="append", default=[], metavar="NAME=RUN",
@@ -173,22 +181,15 @@ def main() -> None:
         for seed in map(int, args.seeds.split(",")):
             for start, run in starts:
                 began = time.time()
-                row = {"dataset": name, "seed": seed, "start": start, "run": run,
-                       "score": fine_tune_accuracy(name, data, run, seed), "wall_s": round(time.time() - began, 1)}
-                rows.append(row)
-                print(json.dumps(row), file=sys.stderr, flush=True)
-                with open(args.out, "a") as fh:
-                    fh.write(json.dumps(row) + "\n")
+                record(rows, args.out, {"dataset": name, "seed": seed, "start": start, "run": run,
+                                        "score": fine_tune_accuracy(name, data, run, seed),
+                                        "wall_s": round(time.time() - began, 1)})
     if args.zero_shot:
         for seed in map(int, args.seeds.split(",")):
             for start, run in starts:
                 score, n = zero_shot_auroc(run, seed)
-                row = {"dataset": "zero-shot donors", "seed": seed, "start": start, "run": run, "score": score,
-                       "substitutions": n}
-                rows.append(row)
-                print(json.dumps(row), file=sys.stderr, flush=True)
-                with open(args.out, "a") as fh:
-                    fh.write(json.dumps(row) + "\n")
+                record(rows, args.out, {"dataset": "zero-shot donors", "seed": seed, "start": start, "run": run,
+                                        "score": score, "substitutions": n})
     print(table(rows))
 
 
